@@ -1,0 +1,102 @@
+"""Postgres connections: pool factories and translation of driver errors at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg_pool
+
+from domain.errors import DependencyUnavailable
+
+Conn = psycopg.Connection[Any]
+AsyncConn = psycopg.AsyncConnection[Any]
+
+DEFAULT_CONNECT_TIMEOUT_S = 3
+DEFAULT_STATEMENT_TIMEOUT_MS = 15_000
+DEFAULT_POOL_TIMEOUT_S = 5.0
+
+
+def connect_kwargs(*, application_name: str) -> dict[str, Any]:
+    """Options every wapipe connection carries: short connect timeout, bounded statements."""
+    return {
+        "connect_timeout": DEFAULT_CONNECT_TIMEOUT_S,
+        "application_name": application_name,
+        "options": f"-c statement_timeout={DEFAULT_STATEMENT_TIMEOUT_MS}",
+        # TCP keepalives notice a dead server on an idle pooled connection.
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }
+
+
+def create_pool(
+    dsn: str, *, name: str, min_size: int = 1, max_size: int = 8
+) -> psycopg_pool.ConnectionPool[Conn]:
+    """A pool that opens lazily: a process starts even while Postgres is down."""
+    pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs=connect_kwargs(application_name=name),
+        timeout=DEFAULT_POOL_TIMEOUT_S,
+        reconnect_timeout=0,  # keep retrying in the background forever
+        check=psycopg_pool.ConnectionPool.check_connection,
+        name=name,
+        open=False,
+    )
+    pool.open(wait=False)
+    return pool
+
+
+def create_async_pool(
+    dsn: str, *, name: str, min_size: int = 1, max_size: int = 8
+) -> psycopg_pool.AsyncConnectionPool[AsyncConn]:
+    """The ingress pool; opened by the app's lifespan (``await pool.open(wait=False)``)."""
+    return psycopg_pool.AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs=connect_kwargs(application_name=name),
+        timeout=DEFAULT_POOL_TIMEOUT_S,
+        reconnect_timeout=0,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        name=name,
+        open=False,
+    )
+
+
+def connect(dsn: str, *, name: str, autocommit: bool = False) -> Conn:
+    """One plain connection (CLI commands, migrations).
+
+    Raises:
+        DependencyUnavailable: Postgres did not answer.
+    """
+    with translate_db_errors():
+        return psycopg.connect(dsn, autocommit=autocommit, **connect_kwargs(application_name=name))
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """True for failures of the connection itself rather than of the statement."""
+    return isinstance(
+        error,
+        psycopg.OperationalError | psycopg.InterfaceError | psycopg_pool.PoolTimeout,
+    ) and not isinstance(error, psycopg.errors.QueryCanceled)
+
+
+@contextmanager
+def translate_db_errors() -> Iterator[None]:
+    """Turn connection-level driver errors into ``DependencyUnavailable``.
+
+    Statement errors (constraint violations, syntax) pass through unchanged: they are bugs
+    or conflicts the caller handles, not an outage.
+    """
+    try:
+        yield
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+        if is_connection_error(error) or isinstance(error, psycopg.errors.QueryCanceled):
+            raise DependencyUnavailable(f"postgres: {type(error).__name__}") from error
+        raise

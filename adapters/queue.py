@@ -1,0 +1,100 @@
+"""Broker I/O by name: the ingress and the relay enqueue without importing actor code.
+
+Messages carry only ids (``{webhook_id}`` / ``{event_id}``); Postgres holds the data. A lost
+message delays work and never loses it: the relay re-enqueues whatever stays non-terminal.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from domain.errors import DependencyUnavailable
+
+WEBHOOKS_QUEUE = "wapipe.webhooks"
+EVENTS_QUEUE = "wapipe.events"
+SPLIT_ACTOR = "split_webhook"
+PROCESS_ACTOR = "process_event"
+
+DEFAULT_SOCKET_TIMEOUT_S = 2.0
+
+
+def create_broker(
+    url: str, *, namespace: str, middleware: list[dramatiq.Middleware] | None = None
+) -> dramatiq.Broker:
+    """A Redis (``redis://``, ``unix://``) or RabbitMQ (``amqp://``) broker with both queues."""
+    broker: dramatiq.Broker
+    if url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url, middleware=middleware)
+    else:
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=DEFAULT_SOCKET_TIMEOUT_S,
+            socket_connect_timeout=DEFAULT_SOCKET_TIMEOUT_S,
+            health_check_interval=30,
+        )
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
+            client=client, namespace=namespace, middleware=middleware
+        )
+    for queue_name in (WEBHOOKS_QUEUE, EVENTS_QUEUE):
+        broker.declare_queue(queue_name)
+    return broker
+
+
+def _message(queue_name: str, actor_name: str, item_id: int) -> dramatiq.Message[None]:
+    # The same shape ``actor.message(item_id)`` builds (dramatiq/message.py).
+    return dramatiq.Message(
+        queue_name=queue_name, actor_name=actor_name, args=(item_id,), kwargs={}, options={}
+    )
+
+
+def enqueue_ids(
+    broker: dramatiq.Broker, queue_name: str, actor_name: str, ids: Iterable[int]
+) -> int:
+    """Enqueue one message per id; stop at the first broker failure.
+
+    Returns how many were enqueued.
+
+    Raises:
+        DependencyUnavailable: the broker refused or timed out; the rest are left to the relay.
+    """
+    sent = 0
+    for item_id in ids:
+        try:
+            broker.enqueue(_message(queue_name, actor_name, item_id))
+        except Exception as error:
+            raise DependencyUnavailable(f"broker: {type(error).__name__}") from error
+        sent += 1
+    return sent
+
+
+def enqueue_webhooks(broker: dramatiq.Broker, webhook_ids: Iterable[int]) -> int:
+    return enqueue_ids(broker, WEBHOOKS_QUEUE, SPLIT_ACTOR, webhook_ids)
+
+
+def enqueue_events(broker: dramatiq.Broker, event_ids: Iterable[int]) -> int:
+    return enqueue_ids(broker, EVENTS_QUEUE, PROCESS_ACTOR, event_ids)
+
+
+def ping_broker(broker: dramatiq.Broker, url: str) -> bool:
+    """True when the broker answers (Redis PING; a TCP connect for RabbitMQ)."""
+    if isinstance(broker, RedisBroker):
+        try:
+            return bool(broker.client.ping())
+        except (redis.RedisError, OSError):
+            return False
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "localhost", parts.port or 5672), timeout=1
+        ):
+            return True
+    except OSError:
+        return False

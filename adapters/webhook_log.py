@@ -1,0 +1,219 @@
+"""The raw webhook log: append (ingress, grouped), read (workers, CLI).
+
+The body is stored as the exact bytes Meta signed, with their sha256. A body whose digest is
+already in ``webhook_digest`` is a duplicate delivery and gets no new row, whichever day
+partition the first copy landed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from adapters.postgres import AsyncConn, Conn
+
+# One statement per batch: claim the digests that are new, then insert exactly those bodies.
+# Both inserts commit together, so a digest never exists without its log row.
+_APPEND_BATCH = """
+WITH input AS (
+    SELECT sha256, body, ord
+      FROM unnest(%(digests)s::bytea[], %(bodies)s::bytea[]) WITH ORDINALITY AS t(sha256, body, ord)
+), claimed AS (
+    INSERT INTO webhook_digest (sha256, webhook_id, received_at)
+    SELECT sha256, nextval('webhook_log_id_seq'), now() FROM input ORDER BY ord
+    ON CONFLICT (sha256) DO NOTHING
+    RETURNING sha256, webhook_id, received_at
+), logged AS (
+    INSERT INTO webhook_log (id, received_at, sha256, body, due_at)
+    SELECT c.webhook_id, c.received_at, c.sha256, i.body, now() + make_interval(secs => %(lease)s)
+      FROM claimed c JOIN input i USING (sha256)
+    RETURNING id, sha256
+)
+SELECT sha256, id FROM logged
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RawWebhook:
+    """A body to append; ``digest`` is its sha256."""
+
+    body: bytes
+    digest: bytes
+
+    @classmethod
+    def of(cls, body: bytes) -> RawWebhook:
+        return cls(body, hashlib.sha256(body).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWebhook:
+    id: int
+    received_at: datetime
+    sha256: bytes
+    body: bytes
+    status: str
+    events_total: int
+    events_open: int
+    events_dead: int
+    split_attempts: int
+    split_at: datetime | None
+    finished_at: datetime | None
+    last_error: str | None
+
+
+async def append_webhooks(
+    conn: AsyncConn, items: Sequence[RawWebhook], *, relay_lease_seconds: int
+) -> list[int | None]:
+    """Insert the batch in one transaction; per item its new id, or None for a duplicate.
+
+    Items repeated inside the batch are inserted once; the later copies are duplicates.
+    The caller commits (or the connection context does) before acknowledging anyone.
+    """
+    first_index: dict[bytes, int] = {}
+    for index, item in enumerate(items):
+        first_index.setdefault(item.digest, index)
+    unique = [items[i] for i in sorted(first_index.values())]
+    cursor = await conn.execute(
+        _APPEND_BATCH,
+        {
+            "digests": [item.digest for item in unique],
+            "bodies": [item.body for item in unique],
+            "lease": relay_lease_seconds,
+        },
+    )
+    new_ids: dict[bytes, int] = {
+        bytes(digest): int(webhook_id) for digest, webhook_id in await cursor.fetchall()
+    }
+    return [
+        new_ids.get(item.digest) if first_index[item.digest] == index else None
+        for index, item in enumerate(items)
+    ]
+
+
+_COLUMNS = (
+    "id, received_at, sha256, body, status, events_total, events_open, events_dead,"
+    " split_attempts, split_at, finished_at, last_error"
+)
+
+
+def _stored(row: Sequence[Any]) -> StoredWebhook:
+    return StoredWebhook(
+        id=row[0],
+        received_at=row[1],
+        sha256=bytes(row[2]),
+        body=bytes(row[3]),
+        status=row[4],
+        events_total=row[5],
+        events_open=row[6],
+        events_dead=row[7],
+        split_attempts=row[8],
+        split_at=row[9],
+        finished_at=row[10],
+        last_error=row[11],
+    )
+
+
+def load_webhook(conn: Conn, webhook_id: int, *, lock: bool = False) -> StoredWebhook | None:
+    """The webhook row, or None; ``lock`` takes it FOR UPDATE SKIP LOCKED (None if busy)."""
+    suffix = " FOR UPDATE SKIP LOCKED" if lock else ""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM webhook_log WHERE id = %s{suffix}", (webhook_id,)
+    ).fetchone()
+    return _stored(row) if row else None
+
+
+def count_split_attempt(conn: Conn, webhook_id: int, *, lease_seconds: int) -> StoredWebhook | None:
+    """Lock a ``received`` webhook (SKIP LOCKED), count one split attempt, push its lease.
+
+    None when the webhook is missing, already split, or being split by another worker.
+    """
+    row = conn.execute(
+        f"""
+        WITH target AS (
+            SELECT id, received_at FROM webhook_log
+             WHERE id = %(id)s AND status = 'received'
+             FOR UPDATE SKIP LOCKED
+        )
+        UPDATE webhook_log w
+           SET split_attempts = split_attempts + 1,
+               due_at = now() + make_interval(secs => %(lease)s)
+          FROM target
+         WHERE w.id = target.id AND w.received_at = target.received_at
+        RETURNING {", ".join("w." + c.strip() for c in _COLUMNS.split(","))}
+        """,
+        {"id": webhook_id, "lease": lease_seconds},
+    ).fetchone()
+    return _stored(row) if row else None
+
+
+def lock_received_webhook(conn: Conn, webhook_id: int, received_at: datetime) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM webhook_log WHERE id = %s AND received_at = %s AND status = 'received'"
+        " FOR UPDATE",
+        (webhook_id, received_at),
+    ).fetchone()
+    return row is not None
+
+
+def mark_split(conn: Conn, webhook_id: int, received_at: datetime, events: int) -> None:
+    conn.execute(
+        """
+        UPDATE webhook_log
+           SET status = CASE WHEN %(events)s = 0 THEN 'processed' ELSE 'split' END,
+               events_total = %(events)s, events_open = %(events)s, events_dead = 0,
+               split_at = now(), due_at = NULL, last_error = NULL,
+               finished_at = CASE WHEN %(events)s = 0 THEN now() END
+         WHERE id = %(id)s AND received_at = %(received_at)s
+        """,
+        {"id": webhook_id, "received_at": received_at, "events": events},
+    )
+
+
+def dead_letter_webhook(conn: Conn, webhook: StoredWebhook, *, reason: str, error: str) -> bool:
+    """Mark a webhook that cannot be split ``dead`` with one dead-letter row."""
+    row = conn.execute(
+        """
+        UPDATE webhook_log SET status = 'dead', due_at = NULL, finished_at = now(),
+                               last_error = %(error)s
+         WHERE id = %(id)s AND received_at = %(received_at)s AND status = 'received'
+        RETURNING id
+        """,
+        {"id": webhook.id, "received_at": webhook.received_at, "error": error[:4000]},
+    ).fetchone()
+    if row is None:
+        return False
+    conn.execute(
+        """
+        INSERT INTO dead_letter (webhook_id, webhook_received_at, event_id, field, reason,
+                                 error, attempts)
+        VALUES (%s, %s, NULL, NULL, %s, %s, %s)
+        ON CONFLICT (webhook_id) WHERE replayed_at IS NULL AND event_id IS NULL DO NOTHING
+        """,
+        (webhook.id, webhook.received_at, reason, error[:4000], webhook.split_attempts),
+    )
+    return True
+
+
+def claim_due_webhooks(conn: Conn, *, lease_seconds: int, limit: int) -> list[int]:
+    """``received`` webhooks whose lease passed (enqueue lost): push their lease, return ids."""
+    return [
+        int(row[0])
+        for row in conn.execute(
+            """
+            WITH due AS (
+                SELECT id, received_at FROM webhook_log
+                 WHERE status = 'received' AND due_at < now()
+                 ORDER BY due_at
+                 LIMIT %(limit)s
+                 FOR UPDATE SKIP LOCKED
+            )
+            UPDATE webhook_log w SET due_at = now() + make_interval(secs => %(lease)s)
+              FROM due WHERE w.id = due.id AND w.received_at = due.received_at
+            RETURNING w.id
+            """,
+            {"lease": lease_seconds, "limit": limit},
+        ).fetchall()
+    ]

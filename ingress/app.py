@@ -1,0 +1,60 @@
+"""The ingress ASGI application: ``create_app(deps)``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from adapters.queue import enqueue_webhooks
+from ingress.access_log import AccessLogMiddleware
+from ingress.endpoints import receive_webhook, verify_webhook_subscription
+from ingress.health import healthz, metrics_endpoint, probe_dependencies, readyz
+from ingress.ingest import BrokerGate, IngestPipeline
+from ingress.state import IngressState
+from runtime.bootstrap import IngressDeps
+from runtime.metrics import ingress as metrics
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/whatsapp"
+
+
+def create_app(deps: IngressDeps) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await deps.pool.open(wait=False)
+        gate = BrokerGate(partial(enqueue_webhooks, deps.broker))
+        pipeline = IngestPipeline(
+            deps.pool, gate, relay_lease_seconds=deps.settings.relay_lease_seconds
+        )
+        pipeline.start()
+        state = IngressState(
+            deps=deps,
+            pipeline=pipeline,
+            app_secrets=tuple(str(secret) for secret in deps.settings.app_secrets),
+        )
+        app.state.ingress = state
+        metrics.initialise_ingress_labels()
+        checks = await probe_dependencies(state)
+        log.info("ingress ready", extra={"checks": checks, "env": deps.settings.env})
+        try:
+            yield
+        finally:
+            await pipeline.stop()
+            gate.close()
+            await deps.aclose()
+
+    routes = [
+        Route(WEBHOOK_PATH, verify_webhook_subscription, methods=["GET"]),
+        Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLogMiddleware)])

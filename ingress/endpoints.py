@@ -1,0 +1,104 @@
+"""The webhook routes: GET handshake and POST receive (verify → log → enqueue → 200)."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from adapters.webhook_log import RawWebhook
+from domain.errors import DependencyUnavailable
+from ingress.client_ip import client_ip
+from ingress.signature import SignatureCheck, check_signature
+from ingress.state import IngressState
+from ingress.subscribe import verify_subscription
+from runtime.metrics import ingress as metrics
+
+SIGNATURE_HEADER = "x-hub-signature-256"
+
+
+class BodyTooLarge(Exception):
+    """The body exceeds ``MAX_BODY_BYTES``, whatever Content-Length claimed."""
+
+
+def _state(request: Request) -> IngressState:
+    state: IngressState = request.app.state.ingress
+    return state
+
+
+async def verify_webhook_subscription(request: Request) -> Response:
+    token = _state(request).settings.verify_token
+    challenge = verify_subscription(request.query_params, str(token) if token else None)
+    if challenge is None:
+        return PlainTextResponse("forbidden", status_code=403)
+    return PlainTextResponse(challenge)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    # Counted while streaming: chunked bodies have no Content-Length and a declared one may lie.
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+def _reject(
+    outcome: str, status: int, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    metrics.WEBHOOKS_RECEIVED.labels(outcome).inc()
+    return JSONResponse({"error": outcome, "detail": detail}, status_code=status, headers=headers)
+
+
+async def receive_webhook(request: Request) -> Response:
+    """Meta retries anything but 200 for days, so 200 is sent only once the body is committed."""
+    started = time.perf_counter()
+    try:
+        return await _receive(request)
+    finally:
+        metrics.INGEST_DURATION.observe(time.perf_counter() - started)
+
+
+async def _receive(request: Request) -> Response:
+    state = _state(request)
+    settings = state.settings
+    ip = client_ip(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        settings.trusted_proxies,
+    )
+    if state.limiter is not None:
+        decision = await state.limiter.check(ip)
+        if decision.failed_open:
+            metrics.RATE_LIMIT_FAIL_OPEN.inc()
+            metrics.DEPENDENCY_UP.labels("redis").set(0)
+        elif not decision.allowed:
+            return _reject(
+                "rate_limited", 429, "too many requests", {"Retry-After": str(decision.retry_after)}
+            )
+    try:
+        body = await _read_body(request, settings.max_body_bytes)
+    except BodyTooLarge:
+        return _reject("too_large", 413, f"body exceeds {settings.max_body_bytes} bytes")
+    except ClientDisconnect:
+        return Response(status_code=400)
+
+    check = check_signature(state.app_secrets, body, request.headers.get(SIGNATURE_HEADER))
+    if check is not SignatureCheck.VALID:
+        if state.limiter is not None and not await state.limiter.record_bad_signature(ip):
+            metrics.RATE_LIMIT_FAIL_OPEN.inc()
+        return _reject("bad_signature", 401, f"signature {check.value}")
+
+    try:
+        ingested = await state.pipeline.append(RawWebhook.of(body))
+    except DependencyUnavailable:
+        # Nothing was promised: Meta keeps retrying a non-200 delivery for days.
+        return _reject("unavailable", 503, "storage unavailable", {"Retry-After": "5"})
+    outcome = "duplicate" if ingested.duplicate else "accepted"
+    metrics.WEBHOOKS_RECEIVED.labels(outcome).inc()
+    return JSONResponse({"status": outcome})

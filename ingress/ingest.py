@@ -1,0 +1,175 @@
+"""Group commit: many concurrent webhooks share one INSERT and one COMMIT.
+
+Each request hands its raw body to ``IngestPipeline.append`` and waits. A few writer tasks
+take whatever has queued up, commit it in one transaction, enqueue the wake-ups and only then
+answer each request: every 200 still means "committed". Batches form by themselves under load
+(requests queue while the previous commit is in flight) and are size 1 when traffic is light,
+so no request waits for a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres import AsyncConn
+from adapters.webhook_log import RawWebhook, append_webhooks
+from domain.errors import DependencyUnavailable
+from runtime.metrics import ingress as metrics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WRITERS = 4
+DEFAULT_MAX_BATCH = 64
+DEFAULT_APPEND_TIMEOUT_S = 8.0
+BROKER_COOLDOWN_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    webhook_id: int | None  # None: a duplicate of a body already in the log
+
+    @property
+    def duplicate(self) -> bool:
+        return self.webhook_id is None
+
+
+@dataclass(slots=True)
+class _Pending:
+    raw: RawWebhook
+    future: asyncio.Future[Ingested] = field(repr=False)
+
+
+class BrokerGate:
+    """Enqueues wake-ups on one thread; after a failure, skips the broker for a cooldown.
+
+    A skipped or failed enqueue loses nothing: the row is committed with a ``due_at`` and the
+    relay enqueues it once the lease passes.
+    """
+
+    def __init__(self, enqueue: Callable[[Sequence[int]], int]) -> None:
+        self._enqueue = enqueue
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="enqueue")
+        self._skip_until = 0.0
+
+    async def send(self, webhook_ids: Sequence[int]) -> None:
+        if not webhook_ids:
+            return
+        if time.monotonic() < self._skip_until:
+            metrics.ENQUEUE_FAILURES.inc(len(webhook_ids))
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._enqueue, webhook_ids)
+        except DependencyUnavailable as error:
+            self._skip_until = time.monotonic() + BROKER_COOLDOWN_S
+            metrics.ENQUEUE_FAILURES.inc(len(webhook_ids))
+            metrics.DEPENDENCY_UP.labels("broker").set(0)
+            log.warning(
+                "enqueue failed; the relay will deliver these webhooks",
+                extra={"webhooks": len(webhook_ids), "error": str(error)},
+            )
+            return
+        metrics.DEPENDENCY_UP.labels("broker").set(1)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def _retrieve(future: asyncio.Future[Ingested]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConn],
+        gate: BrokerGate,
+        *,
+        relay_lease_seconds: int,
+        writers: int = DEFAULT_WRITERS,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        append_timeout: float = DEFAULT_APPEND_TIMEOUT_S,
+    ) -> None:
+        self._pool = pool
+        self._gate = gate
+        self._lease = relay_lease_seconds
+        self._writers = writers
+        self._max_batch = max_batch
+        self._timeout = append_timeout
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._write_forever(), name=f"ingest-writer-{n}")
+            for n in range(self._writers)
+        ]
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop the writers."""
+        await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def append(self, raw: RawWebhook) -> Ingested:
+        """Commit ``raw`` (or find it is a duplicate) and enqueue its wake-up.
+
+        Raises:
+            DependencyUnavailable: Postgres did not commit it in time; nothing was promised.
+        """
+        future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
+        # If the request gave up (timeout), nobody awaits the outcome: mark it retrieved.
+        future.add_done_callback(_retrieve)
+        self._queue.put_nowait(_Pending(raw, future))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self._timeout)
+        except TimeoutError:
+            raise DependencyUnavailable("postgres: commit timed out") from None
+
+    async def _write_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            async with self._pool.connection() as conn:
+                ids = await append_webhooks(
+                    conn, [item.raw for item in batch], relay_lease_seconds=self._lease
+                )
+            # Leaving the block committed the transaction: only now may anyone get a 200.
+        except Exception as error:  # noqa: BLE001 - any failure means "not committed": 503
+            metrics.DEPENDENCY_UP.labels("postgres").set(0)
+            log.error(
+                "webhook batch not committed", extra={"batch": len(batch), "error": repr(error)}
+            )
+            failure = DependencyUnavailable(f"postgres: {type(error).__name__}")
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(failure)
+            return
+        metrics.DEPENDENCY_UP.labels("postgres").set(1)
+        metrics.INGEST_BATCH_SIZE.observe(len(batch))
+        await self._gate.send([webhook_id for webhook_id in ids if webhook_id is not None])
+        for item, webhook_id in zip(batch, ids, strict=True):
+            if not item.future.done():
+                item.future.set_result(Ingested(webhook_id))

@@ -1,0 +1,62 @@
+"""Metrics exported by the ingress process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+RECEIVED_OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "bad_signature",
+    "too_large",
+    "rate_limited",
+    "unavailable",
+)
+DEPENDENCIES = ("postgres", "broker", "redis")
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+WEBHOOKS_RECEIVED = Counter(
+    "wapipe_webhooks_received_total",
+    "Webhook POSTs by outcome.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+INGEST_DURATION = Histogram(
+    "wapipe_ingest_duration_seconds",
+    "Time from request start to the webhook answer.",
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+ENQUEUE_FAILURES = Counter(
+    "wapipe_enqueue_failures_total",
+    "Committed webhooks whose wake-up could not be enqueued (the relay enqueues them later).",
+    registry=REGISTRY,
+)
+DEPENDENCY_UP = Gauge(
+    "wapipe_dependency_up",
+    "1 when the dependency answered its last use or probe, else 0.",
+    ["dependency"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+RATE_LIMIT_FAIL_OPEN = Counter(
+    "wapipe_rate_limit_fail_open_total",
+    "Requests allowed without a rate-limit decision because Redis did not answer.",
+    registry=REGISTRY,
+)
+INGEST_BATCH_SIZE = Histogram(
+    "wapipe_ingest_batch_size",
+    "Webhooks committed together by one group commit.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+    registry=REGISTRY,
+)
+
+
+def initialise_ingress_labels() -> None:
+    """Expose every outcome at 0 from the start, so rates and alerts see the series."""
+    for outcome in RECEIVED_OUTCOMES:
+        WEBHOOKS_RECEIVED.labels(outcome)
+    for dependency in DEPENDENCIES:
+        DEPENDENCY_UP.labels(dependency)

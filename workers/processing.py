@@ -1,0 +1,231 @@
+"""The two jobs of a worker: split a stored webhook, process one event. No Dramatiq here.
+
+Both are idempotent: a duplicate message finds the row already terminal (or held by the
+worker processing it) and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+
+import pydantic
+
+from adapters import events as event_rows
+from adapters import webhook_log
+from adapters.postgres import Conn, translate_db_errors
+from adapters.queue import enqueue_events
+from domain.errors import ClaimLost, DependencyUnavailable, PermanentError, UnparseablePayload
+from domain.webhooks import ChangeRef, ParsedEntry, list_changes
+from runtime.bootstrap import WorkerDeps
+from runtime.metrics import worker as metrics
+from schemas.envelope import WebhookEnvelope
+from workers.handlers import EventContext, HandlerRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Attempt(Enum):
+    SKIPPED = "skipped"  # terminal, missing, or held by another worker
+    DONE = "done"  # processed or ignored
+    DEAD = "dead"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    outcome: Attempt
+    delay_ms: int = 0
+
+
+def parse_changes(body: bytes) -> list[ChangeRef]:
+    """The changes of a raw webhook body.
+
+    Raises:
+        UnparseablePayload: not JSON, not a WhatsApp envelope, or no change at all.
+    """
+    try:
+        envelope = WebhookEnvelope.model_validate_json(body)
+    except pydantic.ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in error.errors(include_input=False)[:5]
+        )
+        raise UnparseablePayload(details or "invalid envelope") from None
+    return list_changes(
+        ParsedEntry(e.id, e.time, tuple((c.field, c.value) for c in e.changes))
+        for e in envelope.entry
+    )
+
+
+def split_webhook(deps: WorkerDeps, webhook_id: int) -> list[int]:
+    """Turn a ``received`` webhook into pending events and enqueue them; their ids.
+
+    Raises:
+        DependencyUnavailable: Postgres failed; the broker retries the message.
+    """
+    settings = deps.settings
+    lease = settings.relay_lease_seconds
+    with translate_db_errors(), deps.pool.connection() as conn:
+        with conn.transaction():
+            webhook = webhook_log.count_split_attempt(conn, webhook_id, lease_seconds=lease)
+        if webhook is None:
+            return []
+        if settings.retry.is_exhausted(webhook.split_attempts - 1):
+            with conn.transaction():
+                webhook_log.dead_letter_webhook(
+                    conn,
+                    webhook,
+                    reason="max_attempts",
+                    error="split attempts exhausted without an outcome (worker crash?)",
+                )
+            metrics.WEBHOOKS_SPLIT.labels("dead").inc()
+            return []
+        with conn.transaction():
+            if not webhook_log.lock_received_webhook(conn, webhook.id, webhook.received_at):
+                return []
+            try:
+                changes = parse_changes(webhook.body)
+            except UnparseablePayload as error:
+                webhook_log.dead_letter_webhook(
+                    conn, webhook, reason=error.reason, error=str(error)
+                )
+                metrics.WEBHOOKS_SPLIT.labels("unparseable").inc()
+                log.warning(
+                    "webhook dead-lettered",
+                    extra={"webhook_id": webhook.id, "reason": error.reason},
+                )
+                return []
+            ids = event_rows.insert_events(
+                conn, webhook.id, webhook.received_at, changes, lease_seconds=lease
+            )
+            webhook_log.mark_split(conn, webhook.id, webhook.received_at, len(ids))
+    metrics.WEBHOOKS_SPLIT.labels("split").inc()
+    send_events(deps, ids)
+    return ids
+
+
+def send_events(deps: WorkerDeps, event_ids: Sequence[int]) -> None:
+    """Best effort: what cannot be enqueued now is re-enqueued by the relay after the lease."""
+    try:
+        enqueue_events(deps.broker, event_ids)
+    except DependencyUnavailable as error:
+        metrics.WORKER_ENQUEUE_FAILURES.inc()
+        log.warning("event enqueue failed; the relay will retry", extra={"error": str(error)})
+
+
+def process_event(deps: WorkerDeps, registry: HandlerRegistry, event_id: int) -> AttemptResult:
+    """One attempt at one event: claim, handle, record the outcome.
+
+    Raises:
+        DependencyUnavailable: Postgres failed before the outcome was recorded; the broker
+            retries and the next claim counts another attempt.
+    """
+    settings = deps.settings
+    policy = settings.retry
+    lease = settings.relay_lease_seconds
+    started = time.perf_counter()
+    with translate_db_errors(), deps.pool.connection() as conn:
+        with conn.transaction():
+            event = event_rows.lock_open_event(conn, event_id)
+            if event is None:
+                return AttemptResult(Attempt.SKIPPED)
+            if policy.is_exhausted(event.attempts):
+                # Earlier attempts never reported back (killed workers): a poison event.
+                event_rows.dead_letter_event(
+                    conn,
+                    event.id,
+                    reason="max_attempts",
+                    error=f"{event.attempts} attempts without an outcome; last error unknown",
+                )
+                claim = None
+            else:
+                claim = event_rows.claim_event(conn, event.id, lease_seconds=lease)
+        field = metrics.known_field(event.field)
+        if claim is None:
+            metrics.EVENTS.labels(field, "dead").inc()
+            return AttemptResult(Attempt.DEAD)
+        try:
+            with conn.transaction():
+                if not event_rows.lock_claim(conn, claim):
+                    raise ClaimLost(f"event {event.id} was claimed by another worker")
+                outcome = registry.dispatch(EventContext(claim.event, conn))
+                progress = event_rows.finish_event(conn, claim, outcome.value)
+                if progress is None:
+                    raise ClaimLost(f"event {event.id} was claimed by another worker")
+        except ClaimLost:
+            return AttemptResult(Attempt.SKIPPED)
+        except PermanentError as error:
+            with conn.transaction():
+                event_rows.dead_letter_event(
+                    conn, event.id, reason=error.reason, error=str(error), token=claim.token
+                )
+            metrics.EVENTS.labels(field, "dead").inc()
+            log.warning(
+                "event dead-lettered",
+                extra={"event_id": event.id, "field": event.field, "reason": error.reason},
+            )
+            return AttemptResult(Attempt.DEAD)
+        except Exception as error:
+            if conn.broken:
+                raise DependencyUnavailable("postgres: connection lost mid-attempt") from error
+            return _after_failure(deps, conn, claim, field, error)
+        finally:
+            metrics.EVENT_DURATION.labels(field).observe(time.perf_counter() - started)
+        metrics.EVENTS.labels(field, outcome.value).inc()
+        if progress.events_open == 0:
+            lag = datetime.now(UTC) - progress.received_at
+            metrics.WEBHOOK_LAG.observe(max(lag.total_seconds(), 0.0))
+        return AttemptResult(Attempt.DONE)
+
+
+def _after_failure(
+    deps: WorkerDeps,
+    conn: Conn,
+    claim: event_rows.Claim,
+    field: str,
+    error: Exception,
+) -> AttemptResult:
+    policy = deps.settings.retry
+    attempts = claim.event.attempts
+    description = f"{type(error).__name__}: {error}"
+    reason = error.reason if hasattr(error, "reason") else "handler_error"
+    if policy.is_exhausted(attempts):
+        with conn.transaction():
+            event_rows.dead_letter_event(
+                conn,
+                claim.event.id,
+                reason="max_attempts",
+                error=f"last attempt failed ({reason}): {description}",
+                token=claim.token,
+            )
+        metrics.EVENTS.labels(field, "dead").inc()
+        log.warning(
+            "event dead-lettered after its last attempt",
+            extra={"event_id": claim.event.id, "attempts": attempts, "reason": reason},
+        )
+        return AttemptResult(Attempt.DEAD)
+    delay = policy.backoff_ms(attempts, deps.draw())
+    with conn.transaction():
+        event_rows.schedule_retry(
+            conn,
+            claim,
+            delay_ms=delay,
+            error=description,
+            lease_seconds=deps.settings.relay_lease_seconds,
+        )
+    metrics.EVENTS.labels(field, "retried").inc()
+    log.info(
+        "event attempt failed; retrying",
+        extra={
+            "event_id": claim.event.id,
+            "attempts": attempts,
+            "delay_ms": delay,
+            "reason": reason,
+        },
+    )
+    return AttemptResult(Attempt.RETRY, delay)
