@@ -217,3 +217,49 @@ def claim_due_webhooks(conn: Conn, *, lease_seconds: int, limit: int) -> list[in
             {"lease": lease_seconds, "limit": limit},
         ).fetchall()
     ]
+
+
+#: What operators call a webhook's status, and the stored statuses behind it.
+PUBLIC_STATUS = {
+    "received": "pending",
+    "split": "pending",
+    "processed": "processed",
+    "dead": "dead",
+}
+STORED_STATUSES = {
+    "pending": ("received", "split"),
+    "processed": ("processed",),
+    "dead": ("dead",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSummary:
+    id: int
+    received_at: datetime
+    status: str  # pending | processed | dead
+    events: int
+
+
+def list_webhooks(
+    conn: Conn, *, status: str | None = None, since: datetime | None = None, limit: int = 100
+) -> list[WebhookSummary]:
+    """Newest first; ``limit`` 0 means no limit."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if status is not None:
+        clauses.append("status = ANY(%s)")
+        params.append(list(STORED_STATUSES[status]))
+    if since is not None:
+        clauses.append("received_at >= %s")
+        params.append(since)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    bound = "LIMIT %s" if limit else ""
+    if limit:
+        params.append(limit)
+    rows = conn.execute(
+        f"SELECT id, received_at, status, events_total FROM webhook_log {where}"
+        f" ORDER BY id DESC {bound}",
+        params,
+    ).fetchall()
+    return [WebhookSummary(r[0], r[1], PUBLIC_STATUS[r[2]], r[3]) for r in rows]
