@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def partner_added(waba_id: str | None = None) -> dict[str, Any]:
 
 def mixed_payload(index: int) -> dict[str, Any]:
     """A rotating mix of fields (messages, statuses, account updates, unknown, batched)."""
-    kinds = [
+    kinds: list[Callable[[], dict[str, Any]]] = [
         text_message,
         partner_added,
         lambda: _unique(load_payload("statuses_delivered")),

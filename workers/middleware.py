@@ -38,11 +38,12 @@ class DurableDeadLetters(dramatiq.Middleware):
         try:
             with translate_db_errors(), self._deps.pool.connection() as conn, conn.transaction():
                 if message.actor_name == PROCESS_ACTOR:
+                    event = event_rows.load_event(conn, item_id)
                     progress = event_rows.dead_letter_event(
                         conn, item_id, reason="broker_dead_letter", error=error
                     )
-                    if progress is not None:
-                        metrics.EVENTS.labels("other", "dead").inc()
+                    if event is not None and progress is not None:
+                        metrics.EVENTS.labels(metrics.known_field(event.field), "dead").inc()
                 elif message.actor_name == SPLIT_ACTOR:
                     webhook = webhook_log.load_webhook(conn, item_id)
                     if webhook is not None:

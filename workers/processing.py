@@ -19,7 +19,13 @@ from adapters import events as event_rows
 from adapters import webhook_log
 from adapters.postgres import Conn, translate_db_errors
 from adapters.queue import enqueue_events
-from domain.errors import ClaimLost, DependencyUnavailable, PermanentError, UnparseablePayload
+from domain.errors import (
+    ClaimLost,
+    DependencyUnavailable,
+    PermanentError,
+    TransientError,
+    UnparseablePayload,
+)
 from domain.webhooks import ChangeRef, ParsedEntry, list_changes
 from runtime.bootstrap import WorkerDeps
 from runtime.metrics import worker as metrics
@@ -219,8 +225,10 @@ def _after_failure(
             lease_seconds=deps.settings.relay_lease_seconds,
         )
     metrics.EVENTS.labels(field, "retried").inc()
-    log.info(
+    log.warning(
         "event attempt failed; retrying",
+        # An expected, classified failure needs no traceback; anything else does.
+        exc_info=None if isinstance(error, TransientError) else error,
         extra={
             "event_id": claim.event.id,
             "attempts": attempts,
