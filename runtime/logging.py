@@ -61,3 +61,5 @@ def configure_logging(*, log_format: str, level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Dramatiq logs every retry at INFO with the message repr; warnings are enough here.
     logging.getLogger("dramatiq.middleware.retries.Retries").setLevel(logging.WARNING)
+    # pgserver narrates every pg_ctl call at INFO.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)

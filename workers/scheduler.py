@@ -53,7 +53,7 @@ class Scheduler:
     def is_leader(self) -> bool:
         return self._conn is not None and not self._conn.closed
 
-    def _try_lead(self) -> bool:
+    def try_lead(self) -> bool:
         if self.is_leader():
             return True
         try:
@@ -90,7 +90,7 @@ class Scheduler:
 
     def run_forever(self, tick_s: float = 1.0) -> None:
         while not self._stop.is_set():
-            if self._try_lead():
+            if self.try_lead():
                 self.run_due_jobs()
                 self._stop.wait(tick_s)
             else:
