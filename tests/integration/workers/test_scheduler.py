@@ -49,8 +49,10 @@ def test_the_backlog_counts_open_work_and_open_dead_letters(
     assert oldest >= 0.0
     db.execute("UPDATE event SET status = 'dead' WHERE id = %s", (event_id,))
     db.execute(
-        "INSERT INTO dead_letter"
-        " (webhook_id, webhook_received_at, event_id, reason, error, attempts) SELECT webhook_id, webhook_received_at, id, 'x', 'y', 1 FROM event WHERE id = %s",
+        """
+        INSERT INTO dead_letter (webhook_id, webhook_received_at, event_id, reason, error, attempts)
+        SELECT webhook_id, webhook_received_at, id, 'x', 'y', 1 FROM event WHERE id = %s
+        """,
         (event_id,),
     )
     assert read_backlog(db)[0] == 0
