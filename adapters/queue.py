@@ -48,6 +48,12 @@ def create_broker(
     return broker
 
 
+def close_broker(broker: dramatiq.Broker) -> None:
+    broker.close()
+    if isinstance(broker, RedisBroker):
+        broker.client.close()  # RedisBroker.close() leaves its connection pool open
+
+
 def _message(queue_name: str, actor_name: str, item_id: int) -> dramatiq.Message[None]:
     # The same shape ``actor.message(item_id)`` builds (dramatiq/message.py).
     return dramatiq.Message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -41,3 +42,16 @@ def limit(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"expected a number (0 = no limit), got {text!r}")
     return int(text)
+
+
+def rate(text: str) -> float:
+    """Operations per second; ``0`` means no limit."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(
+            f"expected a number of operations per second (0 = no limit), got {text!r}"
+        )
+    return value

@@ -10,12 +10,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from cli import services, webhooks
+from cli import dlq, services, webhooks
 from cli.output import CommandError
 from domain.errors import PipelineError
 from runtime.settings import SettingsError
 
-VERB_GROUPS = (services, webhooks)
+VERB_GROUPS = (services, webhooks, dlq)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,3 +50,20 @@ def _cell(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S%z")
     text = str(value).replace("\n", " ")
     return text if len(text) <= 80 else text[:79] + "…"
+
+
+def print_fields(
+    fields: Sequence[tuple[str, Any]], *, stream: TextIO | None = None, width: int = 12
+) -> None:
+    """``label  value`` lines for one record (``-`` for a missing value)."""
+    out = stream or sys.stdout
+    for label, value in fields:
+        text = "-" if value is None else _plain(value)
+        out.write(f"{label:<{width}} {text}\n")
+
+
+def print_progress(verb: str, done: int, total: int, *, stream: TextIO | None = None) -> None:
+    """``replayed 150/1200`` on stderr: progress never mixes with a JSON document on stdout."""
+    out = stream or sys.stderr
+    out.write(f"{verb} {done}/{total}\n")
+    out.flush()

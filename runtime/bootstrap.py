@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from adapters.postgres import AsyncConn, Conn, create_async_pool, create_pool
-from adapters.queue import create_broker
+from adapters.queue import close_broker, create_broker
 from adapters.rate_limits import RedisRateLimiter
 from runtime.settings import Settings
 
@@ -36,7 +36,7 @@ class IngressDeps:
         await self.pool.close()
         if self.redis is not None:
             await self.redis.aclose()
-        self.broker.close()
+        close_broker(self.broker)
 
 
 @dataclass
