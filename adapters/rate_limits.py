@@ -48,6 +48,11 @@ class RedisRateLimiter:
         self._clock = clock
         self._skip_until = 0.0
 
+    @property
+    def enabled(self) -> bool:
+        """True when at least one limit is set, so decisions consult Redis."""
+        return bool(self._requests or self._bad_signatures)
+
     def _redis_skipped(self) -> bool:
         return time.monotonic() < self._skip_until
 
@@ -62,7 +67,7 @@ class RedisRateLimiter:
 
     async def check(self, ip: str) -> Decision:
         """May this IP post now? One round trip; fails open."""
-        if not self._requests and not self._bad_signatures:
+        if not self.enabled:
             return ALLOW
         if self._redis_skipped():
             return Decision(allowed=True, failed_open=True)

@@ -17,19 +17,24 @@ from adapters.postgres import AsyncConn, Conn
 
 # One statement per batch: claim the digests that are new, then insert exactly those bodies.
 # Both inserts commit together, so a digest never exists without its log row.
+# Ids are drawn in arrival order, but digests are claimed in ascending order: two concurrent
+# batches sharing bodies then wait on each other in one direction only. Claimed in arrival
+# order, batches [a, b] and [b, a] deadlock and one of them fails whole (503 for all of it).
 _APPEND_BATCH = """
 WITH input AS (
     SELECT sha256, body, ord
       FROM unnest(%(digests)s::bytea[], %(bodies)s::bytea[]) WITH ORDINALITY AS t(sha256, body, ord)
+), numbered AS MATERIALIZED (
+    SELECT sha256, body, nextval('webhook_log_id_seq') AS webhook_id FROM input ORDER BY ord
 ), claimed AS (
     INSERT INTO webhook_digest (sha256, webhook_id, received_at)
-    SELECT sha256, nextval('webhook_log_id_seq'), now() FROM input ORDER BY ord
+    SELECT sha256, webhook_id, now() FROM numbered ORDER BY sha256
     ON CONFLICT (sha256) DO NOTHING
     RETURNING sha256, webhook_id, received_at
 ), logged AS (
     INSERT INTO webhook_log (id, received_at, sha256, body, due_at)
-    SELECT c.webhook_id, c.received_at, c.sha256, i.body, now() + make_interval(secs => %(lease)s)
-      FROM claimed c JOIN input i USING (sha256)
+    SELECT c.webhook_id, c.received_at, c.sha256, n.body, now() + make_interval(secs => %(lease)s)
+      FROM claimed c JOIN numbered n USING (sha256)
     RETURNING id, sha256
 )
 SELECT sha256, id FROM logged

@@ -6,27 +6,36 @@ import ipaddress
 from collections.abc import Sequence
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _is_trusted(address: str, trusted: Sequence[IpNetwork]) -> bool:
+def _parse(address: str) -> IpAddress | None:
     try:
-        ip = ipaddress.ip_address(address)
+        return ipaddress.ip_address(address)
     except ValueError:
-        return False
-    return any(ip in network for network in trusted)
+        return None
+
+
+def _is_trusted(address: IpAddress | None, trusted: Sequence[IpNetwork]) -> bool:
+    return address is not None and any(address in network for network in trusted)
 
 
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IpNetwork]) -> str:
     """Walk ``X-Forwarded-For`` from the right while the hop is a trusted proxy.
 
-    Without trusted proxies the header is ignored: anyone can write it.
+    Without trusted proxies the header is ignored: anyone can write it. A hop that is not an
+    IP address ends the walk at the last real address, so whoever wrote it cannot pick the
+    name its requests are counted under.
     """
     address = peer or "unknown"
-    if not trusted or not forwarded_for or not _is_trusted(address, trusted):
+    if not trusted or not forwarded_for or not _is_trusted(_parse(address), trusted):
         return address
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
-        address = hop
-        if not _is_trusted(hop, trusted):
+        parsed = _parse(hop)
+        if parsed is None:
+            break
+        address = str(parsed)
+        if not _is_trusted(parsed, trusted):
             break
     return address

@@ -37,7 +37,9 @@ async def verify_webhook_subscription(request: Request) -> Response:
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # ASCII digits only: str.isdigit() also accepts "²" (a Latin-1 header byte), which int()
+    # refuses. Anything else is ignored here and the streamed bytes are counted instead.
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     body = bytearray()
     # Counted while streaming: chunked bodies have no Content-Length and a declared one may lie.
@@ -77,7 +79,10 @@ async def _receive(request: Request) -> Response:
         if decision.failed_open:
             metrics.RATE_LIMIT_FAIL_OPEN.inc()
             metrics.DEPENDENCY_UP.labels("redis").set(0)
-        elif not decision.allowed:
+        elif state.limiter.enabled:
+            # Redis answered: clear a 0 left by an earlier failure (the alert watches it).
+            metrics.DEPENDENCY_UP.labels("redis").set(1)
+        if not decision.allowed:
             return _reject(
                 "rate_limited", 429, "too many requests", {"Retry-After": str(decision.retry_after)}
             )
@@ -92,6 +97,7 @@ async def _receive(request: Request) -> Response:
     if check is not SignatureCheck.VALID:
         if state.limiter is not None and not await state.limiter.record_bad_signature(ip):
             metrics.RATE_LIMIT_FAIL_OPEN.inc()
+            metrics.DEPENDENCY_UP.labels("redis").set(0)
         return _reject("bad_signature", 401, f"signature {check.value}")
 
     try:

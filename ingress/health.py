@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -43,10 +45,33 @@ async def _broker_ok(state: IngressState) -> bool:
         return False
 
 
+async def _redis_ok(state: IngressState) -> bool | None:
+    """None when no Redis is configured (a RabbitMQ broker without ``REDIS_URL``)."""
+    client = state.deps.redis
+    if client is None:
+        return None
+    try:
+        return bool(await asyncio.wait_for(client.ping(), PROBE_TIMEOUT_S))
+    except (RedisError, OSError, TimeoutError):
+        return False
+
+
 async def probe_dependencies(state: IngressState) -> dict[str, str]:
-    postgres, broker = await asyncio.gather(_postgres_ok(state), _broker_ok(state))
+    """Probe each dependency and set its ``wapipe_dependency_up`` gauge.
+
+    Redis (rate limits) is a gauge only: the readiness answer names Postgres and the broker.
+    """
+    postgres, broker, redis = await asyncio.gather(
+        _postgres_ok(state), _broker_ok(state), _redis_ok(state)
+    )
     metrics.DEPENDENCY_UP.labels("postgres").set(int(postgres))
     metrics.DEPENDENCY_UP.labels("broker").set(int(broker))
+    if redis is None:
+        # Not a dependency here: no series, rather than a 0 that reads as "down".
+        with contextlib.suppress(KeyError):
+            metrics.DEPENDENCY_UP.remove("redis")
+    else:
+        metrics.DEPENDENCY_UP.labels("redis").set(int(redis))
     return {"postgres": "ok" if postgres else "down", "broker": "ok" if broker else "down"}
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, cast
 
+from psycopg import Error as PsycopgError
+from psycopg.conninfo import conninfo_to_dict
 from starlette.datastructures import Secret
 
 from domain.retry_policy import RetryPolicy
@@ -36,6 +38,7 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _T = TypeVar("_T")
 _TOKEN_KEY = re.compile(r"^(?P<kid>[A-Za-z0-9_-]{1,32}):(?P<hex>[0-9a-fA-F]{64})$")
 _GRAPH_VERSION = re.compile(r"^v\d+\.\d+$")
+_MAX_PORT = 65_535
 
 
 class SettingsError(Exception):
@@ -139,8 +142,8 @@ class Settings:
                 f"{PREFIX}TOKEN_CRITICAL_DAYS must not exceed {PREFIX}TOKEN_WARN_DAYS"
             )
         return cls(
-            database_url=reader.secret("DATABASE_URL"),
-            redis_url=reader.secret("REDIS_URL"),
+            database_url=reader.parsed("DATABASE_URL", _database_url),
+            redis_url=reader.parsed("REDIS_URL", _redis_url),
             broker_url_override=reader.parsed("BROKER_URL", _broker_url),
             app_secrets=reader.secret_list("APP_SECRET"),
             verify_token=reader.secret("VERIFY_TOKEN"),
@@ -172,9 +175,13 @@ class Settings:
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
             host=reader.text("HOST") or "0.0.0.0",  # noqa: S104 - see the field default
-            port=reader.integer("PORT", 8000, minimum=0),
-            worker_metrics_port=reader.integer("WORKER_METRICS_PORT", 9191, minimum=0),
-            scheduler_metrics_port=reader.integer("SCHEDULER_METRICS_PORT", 9192, minimum=0),
+            port=reader.integer("PORT", 8000, minimum=0, maximum=_MAX_PORT),
+            worker_metrics_port=reader.integer(
+                "WORKER_METRICS_PORT", 9191, minimum=0, maximum=_MAX_PORT
+            ),
+            scheduler_metrics_port=reader.integer(
+                "SCHEDULER_METRICS_PORT", 9192, minimum=0, maximum=_MAX_PORT
+            ),
             namespace=reader.parsed("NAMESPACE", _namespace) or DEFAULT_NAMESPACE,
         )
 
@@ -198,7 +205,7 @@ class _Reader:
         value = self.raw(name) or ""
         return tuple(Secret(part.strip()) for part in value.split(",") if part.strip())
 
-    def integer(self, name: str, default: int, *, minimum: int) -> int:
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
         value = self.raw(name)
         if value is None:
             return default
@@ -208,6 +215,8 @@ class _Reader:
             raise SettingsError(f"{PREFIX}{name}: expected an integer") from None
         if number < minimum:
             raise SettingsError(f"{PREFIX}{name}: must be at least {minimum}")
+        if maximum is not None and number > maximum:
+            raise SettingsError(f"{PREFIX}{name}: must be at most {maximum}")
         return number
 
     def choice(
@@ -230,6 +239,21 @@ class _Reader:
         except ValueError as error:
             # The parsers' messages never echo the value: it may be a secret.
             raise SettingsError(f"{PREFIX}{name}: {error}") from None
+
+
+def _database_url(value: str) -> Secret:
+    try:
+        conninfo_to_dict(value)
+    except (PsycopgError, ValueError):
+        # libpq's message quotes the string, which may hold a password: never pass it on.
+        raise ValueError("expected a postgresql:// URL or a key=value connection string") from None
+    return Secret(value)
+
+
+def _redis_url(value: str) -> Secret:
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return Secret(value)
 
 
 def _broker_url(value: str) -> Secret:
