@@ -32,7 +32,8 @@ MAX_ERROR_CHARS = 4000
 
 _EVENT_COLUMNS = (
     "id, webhook_id, webhook_received_at, entry_index, change_index, entry_id, entry_time,"
-    " field, value, status, attempts"
+    " field, value, status, attempts,"
+    " extract(epoch FROM now() - claimed_at)::float8 AS claim_age_s"
 )
 
 
@@ -49,6 +50,16 @@ class EventRecord:
     value: dict[str, Any]
     status: str
     attempts: int
+    claim_age_s: float | None  # seconds since the last claim, by the database's clock
+
+    def previous_attempt_died(self, lease_seconds: int) -> bool:
+        """Its last claim is older than the lease and never recorded an outcome: the worker
+        running it died (killed, or crashed by this very event)."""
+        return (
+            self.status == "processing"
+            and self.claim_age_s is not None
+            and self.claim_age_s > lease_seconds
+        )
 
 
 @dataclass(frozen=True, slots=True)

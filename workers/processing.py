@@ -31,6 +31,7 @@ from runtime.bootstrap import WorkerDeps
 from runtime.metrics import worker as metrics
 from schemas.envelope import WebhookEnvelope
 from workers.handlers import EventContext, HandlerRegistry
+from workers.isolation import PROCESS_GATE, IsolationGate
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Attempt(Enum):
     DONE = "done"  # processed or ignored
     DEAD = "dead"
     RETRY = "retry"
+    ISOLATE = "isolate"  # its previous attempt died: run it again alone (internal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,69 +126,108 @@ def send_events(deps: WorkerDeps, event_ids: Sequence[int]) -> None:
         log.warning("event enqueue failed; the relay will retry", extra={"error": str(error)})
 
 
-def process_event(deps: WorkerDeps, registry: HandlerRegistry, event_id: int) -> AttemptResult:
+def process_event(
+    deps: WorkerDeps,
+    registry: HandlerRegistry,
+    event_id: int,
+    *,
+    gate: IsolationGate = PROCESS_GATE,
+) -> AttemptResult:
     """One attempt at one event: claim, handle, record the outcome.
+
+    An event whose previous attempt died with its worker runs alone in the process
+    (``workers.isolation``), so a poison event's crashes are charged to it only.
 
     Raises:
         DependencyUnavailable: Postgres failed before the outcome was recorded; the broker
             retries and the next claim counts another attempt.
     """
-    settings = deps.settings
-    policy = settings.retry
-    lease = settings.relay_lease_seconds
+    with gate.shared():
+        result = _attempt_event(deps, registry, event_id, isolated=False)
+    if result.outcome is not Attempt.ISOLATE:
+        return result
+    with gate.alone():
+        return _attempt_event(deps, registry, event_id, isolated=True)
+
+
+def _attempt_event(
+    deps: WorkerDeps, registry: HandlerRegistry, event_id: int, *, isolated: bool
+) -> AttemptResult:
     started = time.perf_counter()
     with translate_db_errors(), deps.pool.connection() as conn:
         with conn.transaction():
-            event = event_rows.lock_open_event(conn, event_id)
-            if event is None:
-                return AttemptResult(Attempt.SKIPPED)
-            if policy.is_exhausted(event.attempts):
-                # Earlier attempts never reported back (killed workers): a poison event.
-                event_rows.dead_letter_event(
-                    conn,
-                    event.id,
-                    reason="max_attempts",
-                    error=f"{event.attempts} attempts without an outcome; last error unknown",
-                )
-                claim = None
-            else:
-                claim = event_rows.claim_event(conn, event.id, lease_seconds=lease)
-        field = metrics.known_field(event.field)
-        if claim is None:
-            metrics.EVENTS.labels(field, "dead").inc()
-            return AttemptResult(Attempt.DEAD)
+            claimed = _claim(deps, conn, event_id, isolated=isolated)
+        if not isinstance(claimed, event_rows.Claim):
+            return claimed
+        field = metrics.known_field(claimed.event.field)
         try:
-            with conn.transaction():
-                if not event_rows.lock_claim(conn, claim):
-                    raise ClaimLost(f"event {event.id} was claimed by another worker")
-                outcome = registry.dispatch(EventContext(claim.event, conn))
-                progress = event_rows.finish_event(conn, claim, outcome.value)
-                if progress is None:
-                    raise ClaimLost(f"event {event.id} was claimed by another worker")
-        except ClaimLost:
-            return AttemptResult(Attempt.SKIPPED)
-        except PermanentError as error:
-            with conn.transaction():
-                event_rows.dead_letter_event(
-                    conn, event.id, reason=error.reason, error=str(error), token=claim.token
-                )
-            metrics.EVENTS.labels(field, "dead").inc()
-            log.warning(
-                "event dead-lettered",
-                extra={"event_id": event.id, "field": event.field, "reason": error.reason},
-            )
-            return AttemptResult(Attempt.DEAD)
-        except Exception as error:
-            if conn.broken:
-                raise DependencyUnavailable("postgres: connection lost mid-attempt") from error
-            return _after_failure(deps, conn, claim, field, error)
+            return _run_claimed(deps, registry, conn, claimed, field)
         finally:
             metrics.EVENT_DURATION.labels(field).observe(time.perf_counter() - started)
-        metrics.EVENTS.labels(field, outcome.value).inc()
-        if progress.events_open == 0:
-            lag = datetime.now(UTC) - progress.received_at
-            metrics.WEBHOOK_LAG.observe(max(lag.total_seconds(), 0.0))
-        return AttemptResult(Attempt.DONE)
+
+
+def _claim(
+    deps: WorkerDeps, conn: Conn, event_id: int, *, isolated: bool
+) -> event_rows.Claim | AttemptResult:
+    """Step 1, in its own transaction: count the attempt, or say why there is none."""
+    lease = deps.settings.relay_lease_seconds
+    event = event_rows.lock_open_event(conn, event_id)
+    if event is None:
+        return AttemptResult(Attempt.SKIPPED)
+    if deps.settings.retry.is_exhausted(event.attempts):
+        # Earlier attempts never reported back (killed workers): a poison event.
+        event_rows.dead_letter_event(
+            conn,
+            event.id,
+            reason="max_attempts",
+            error=f"{event.attempts} attempts without an outcome; last error unknown",
+        )
+        metrics.EVENTS.labels(metrics.known_field(event.field), "dead").inc()
+        log.warning(
+            "event dead-lettered: its attempts kept dying with their worker",
+            extra={"event_id": event.id, "field": event.field, "attempts": event.attempts},
+        )
+        return AttemptResult(Attempt.DEAD)
+    if not isolated and event.previous_attempt_died(lease):
+        return AttemptResult(Attempt.ISOLATE)
+    return event_rows.claim_event(conn, event.id, lease_seconds=lease)
+
+
+def _run_claimed(
+    deps: WorkerDeps, registry: HandlerRegistry, conn: Conn, claim: event_rows.Claim, field: str
+) -> AttemptResult:
+    """Step 2: the handler and the outcome in one transaction; step 3 on failure."""
+    event = claim.event
+    try:
+        with conn.transaction():
+            if not event_rows.lock_claim(conn, claim):
+                raise ClaimLost(f"event {event.id} was claimed by another worker")
+            outcome = registry.dispatch(EventContext(event, conn))
+            progress = event_rows.finish_event(conn, claim, outcome.value)
+            if progress is None:
+                raise ClaimLost(f"event {event.id} was claimed by another worker")
+    except ClaimLost:
+        return AttemptResult(Attempt.SKIPPED)
+    except PermanentError as error:
+        with conn.transaction():
+            event_rows.dead_letter_event(
+                conn, event.id, reason=error.reason, error=str(error), token=claim.token
+            )
+        metrics.EVENTS.labels(field, "dead").inc()
+        log.warning(
+            "event dead-lettered",
+            extra={"event_id": event.id, "field": event.field, "reason": error.reason},
+        )
+        return AttemptResult(Attempt.DEAD)
+    except Exception as error:
+        if conn.broken:
+            raise DependencyUnavailable("postgres: connection lost mid-attempt") from error
+        return _after_failure(deps, conn, claim, field, error)
+    metrics.EVENTS.labels(field, outcome.value).inc()
+    if progress.events_open == 0:
+        lag = datetime.now(UTC) - progress.received_at
+        metrics.WEBHOOK_LAG.observe(max(lag.total_seconds(), 0.0))
+    return AttemptResult(Attempt.DONE)
 
 
 def _after_failure(

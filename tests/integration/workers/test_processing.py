@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -16,6 +18,7 @@ from runtime.metrics import worker as metrics
 from tests.builders import envelope, load_payload, text_message
 from tests.integration.workers.conftest import StoreWebhook, queued_ids
 from workers.handlers import EventContext, HandlerRegistry, Outcome
+from workers.isolation import IsolationGate
 from workers.processing import Attempt, process_event, split_webhook
 
 
@@ -314,3 +317,60 @@ def test_events_of_one_webhook_finishing_concurrently_complete_the_webhook_once(
         outcomes = list(pool.map(lambda i: process_event(deps, registry, i).outcome, ids))
     assert outcomes == [Attempt.DONE] * 12
     assert webhook_row(db, webhook_id) == ("processed", 12, 0, 0)
+
+
+class RecordingGate(IsolationGate):
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered: list[str] = []
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        self.entered.append("shared")
+        with super().shared():
+            yield
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        self.entered.append("alone")
+        with super().alone():
+            yield
+
+
+def test_an_event_whose_last_attempt_died_with_its_worker_runs_alone(
+    deps: WorkerDeps, db: psycopg.Connection[Any], store_webhook: StoreWebhook
+):
+    calls: list[int] = []
+    registry = HandlerRegistry({"messages": effect_handler(calls)})
+    (event_id,) = split_webhook(deps, store_webhook(text_message()))
+    # A worker claimed it a lease ago and never reported: it died (maybe because of it).
+    db.execute(
+        "UPDATE event SET status = 'processing', attempts = 1,"
+        " claimed_at = now() - interval '31 s' WHERE id = %s",
+        (event_id,),
+    )
+    gate = RecordingGate()
+    assert process_event(deps, registry, event_id, gate=gate).outcome is Attempt.DONE
+    assert gate.entered == ["shared", "alone"]
+    assert calls == [event_id]
+    assert event_row(db, event_id) == ("processed", 2, False)
+
+
+def test_an_event_claimed_recently_or_retrying_shares_the_process(
+    deps: WorkerDeps, db: psycopg.Connection[Any], store_webhook: StoreWebhook
+):
+    registry = HandlerRegistry({"messages": lambda ctx: Outcome.PROCESSED})
+    first, second = (split_webhook(deps, store_webhook(text_message()))[0] for _ in range(2))
+    db.execute(
+        "UPDATE event SET status = 'processing', attempts = 1, claimed_at = now() WHERE id = %s",
+        (first,),
+    )
+    db.execute(
+        "UPDATE event SET status = 'retrying', attempts = 1,"
+        " claimed_at = now() - interval '1 hour' WHERE id = %s",
+        (second,),
+    )
+    gate = RecordingGate()
+    for event_id in (first, second):
+        assert process_event(deps, registry, event_id, gate=gate).outcome is Attempt.DONE
+    assert gate.entered == ["shared", "shared"]
