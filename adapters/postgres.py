@@ -53,7 +53,12 @@ def create_pool(
 
 
 def create_async_pool(
-    dsn: str, *, name: str, min_size: int = 1, max_size: int = 8
+    dsn: str,
+    *,
+    name: str,
+    min_size: int = 1,
+    max_size: int = 8,
+    timeout: float = DEFAULT_POOL_TIMEOUT_S,
 ) -> psycopg_pool.AsyncConnectionPool[AsyncConn]:
     """The ingress pool; opened by the app's lifespan (``await pool.open(wait=False)``)."""
     return psycopg_pool.AsyncConnectionPool(
@@ -61,7 +66,7 @@ def create_async_pool(
         min_size=min_size,
         max_size=max_size,
         kwargs=connect_kwargs(application_name=name),
-        timeout=DEFAULT_POOL_TIMEOUT_S,
+        timeout=timeout,
         reconnect_timeout=0,
         check=psycopg_pool.AsyncConnectionPool.check_connection,
         name=name,

@@ -22,6 +22,7 @@ from adapters.rate_limits import RedisRateLimiter
 from runtime.settings import Settings
 
 INGRESS_POOL_SIZE = 8
+INGRESS_POOL_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -63,7 +64,12 @@ def build_broker(
 def build_ingress_deps(settings: Settings, **overrides: Any) -> IngressDeps:
     settings.require("DATABASE_URL", "BROKER_URL", "APP_SECRET", "VERIFY_TOKEN")
     pool = overrides.pop("pool", None) or create_async_pool(
-        str(settings.database_url), name="wapipe-ingress", max_size=INGRESS_POOL_SIZE
+        str(settings.database_url),
+        name="wapipe-ingress",
+        max_size=INGRESS_POOL_SIZE,
+        # The writers never outnumber the pool, so a wait this long means Postgres is gone:
+        # answer 503 soon rather than hold Meta's connection.
+        timeout=INGRESS_POOL_TIMEOUT_S,
     )
     broker = overrides.pop("broker", None) or build_broker(settings)
     client = overrides.pop("redis", None)
