@@ -19,13 +19,12 @@ import redis
 from dramatiq.brokers.stub import StubBroker
 
 from adapters.queue import EVENTS_QUEUE, WEBHOOKS_QUEUE
-from adapters.webhook_log import RawWebhook
 from cli.main import main
 from domain.errors import PermanentError
 from runtime.bootstrap import WorkerDeps, build_worker_deps
 from runtime.settings import Settings
-from tests.builders import wire_bytes
 from tests.conftest import settings_environ
+from tests.storage import store_webhook_row
 from workers.handlers import EventContext, HandlerRegistry, Outcome
 from workers.processing import Attempt, process_event, split_webhook
 
@@ -102,15 +101,7 @@ class Pipeline:
 
     def store(self, payload: Any) -> int:
         """A webhook row as the ingress writes it (exact wire bytes, digest); its id."""
-        body = payload if isinstance(payload, bytes) else wire_bytes(payload)
-        raw = RawWebhook.of(body)
-        row = self.db.execute(
-            "INSERT INTO webhook_log (sha256, body, due_at)"
-            " VALUES (%s, %s, now() + interval '30 s') RETURNING id",
-            (raw.digest, raw.body),
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
+        return store_webhook_row(self.db, payload)
 
     def split(self, webhook_id: int) -> list[int]:
         return split_webhook(self.deps, webhook_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from cli import dlq
 from cli.main import build_parser, main
 from tests.builders import envelope, partner_added, text_message, wire_bytes
 from tests.integration.cli.conftest import Pipeline, record_effect
+from tests.processes import free_port
 from workers.handlers import HandlerRegistry
 from workers.processing import Attempt
 
@@ -54,13 +54,6 @@ def open_ids(db: psycopg.Connection[Any]) -> list[int]:
     return [
         r[0] for r in db.execute("SELECT id FROM dead_letter WHERE replayed_at IS NULL ORDER BY id")
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 # --- list ----------------------------------------------------------------------------------

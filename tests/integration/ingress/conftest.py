@@ -10,12 +10,9 @@ import psycopg
 import pytest
 
 from runtime.settings import Settings
-from tests.integration.ingress.harness import (
-    LogWatch,
-    ThrowawayRedis,
-    running_ingress,
-    start_throwaway_redis,
-)
+from tests.integration.ingress.harness import LogWatch, running_ingress
+from tests.processes import ThrowawayRedis
+from tests.processes import throwaway_redis as throwaway_redis_server
 
 
 @pytest.fixture
@@ -42,8 +39,5 @@ async def ingress(
 @pytest.fixture
 def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
     """A redis-server of this test's own, so the test may kill it; always stopped afterwards."""
-    server = start_throwaway_redis(tmp_path)
-    try:
+    with throwaway_redis_server(tmp_path) as server:
         yield server
-    finally:
-        server.stop()

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import psycopg
-import redis
 
 from adapters.rate_limits import WINDOW_SECONDS
 from ingress.app import create_app
@@ -110,66 +106,6 @@ class StoredRow:
     status: str
     received_at: datetime
     due_at: datetime | None
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class ThrowawayRedis:
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        """Kill the server (by its pid) and wait until it is gone."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=START_TIMEOUT_S)
-
-
-def start_throwaway_redis(directory: Path, port: int | None = None) -> ThrowawayRedis:
-    """A redis-server on ``port`` (default a free one); the caller stops it in a ``finally``."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    server = ThrowawayRedis(f"redis://127.0.0.1:{port}/0", port, process)
-    try:
-        _wait_for_redis(server)
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-
-def _wait_for_redis(server: ThrowawayRedis) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    client = redis.Redis.from_url(server.url, socket_connect_timeout=0.5)
-    try:
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.ConnectionError:
-                if server.process.poll() is not None or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.02)
-    finally:
-        client.close()
 
 
 def wait_for_a_fresh_rate_limit_window(margin_s: float = 5.0) -> None:

@@ -16,11 +16,11 @@ from tests.builders import APP_SECRET, sign, text_message, wire_bytes
 from tests.integration.ingress.harness import (
     WEBHOOK_PATH,
     LogWatch,
-    free_port,
     post_signed,
     running_ingress,
     wait_for_a_fresh_rate_limit_window,
 )
+from tests.processes import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -10,10 +10,9 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from adapters.queue import EVENTS_QUEUE, WEBHOOKS_QUEUE
-from adapters.webhook_log import RawWebhook
 from runtime.bootstrap import WorkerDeps, build_worker_deps
-from tests.builders import wire_bytes
 from tests.conftest import SettingsFactory
+from tests.storage import store_webhook_row
 
 
 @pytest.fixture
@@ -51,15 +50,7 @@ def store_webhook(db: psycopg.Connection[Any]) -> StoreWebhook:
     """Insert a webhook row as the ingress would (wire bytes + digest); its id."""
 
     def store(payload: Any) -> int:
-        body = payload if isinstance(payload, bytes) else wire_bytes(payload)
-        raw = RawWebhook.of(body)
-        row = db.execute(
-            "INSERT INTO webhook_log (sha256, body, due_at)"
-            " VALUES (%s, %s, now() + interval '30 s') RETURNING id",
-            (raw.digest, raw.body),
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
+        return store_webhook_row(db, payload)
 
     return store
 
