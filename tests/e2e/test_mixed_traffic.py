@@ -16,6 +16,7 @@ from tests.e2e.conftest import EnvironFactory
 from tests.e2e.helpers import (
     event_statuses,
     list_webhooks,
+    metric_samples,
     post_signed,
     query,
     wait_for_terminal_webhooks,
@@ -56,6 +57,9 @@ def test_two_hundred_mixed_webhooks_all_end_processed_and_the_unparseable_ones_d
         assert [r.status_code for r in responses] == [200] * len(bodies)
         assert {r.json()["status"] for r in responses} == {"accepted"}
         wait_for_terminal_webhooks(e2e_database_url, len(bodies), timeout=PROCESSING_DEADLINE_S)
+        worker_metrics = httpx.get(
+            f"http://127.0.0.1:{env['WAPIPE_WORKER_METRICS_PORT']}/metrics", timeout=10.0
+        ).text
 
     listed = list_webhooks(env)
     assert len(listed) == len(bodies)
@@ -77,3 +81,12 @@ def test_two_hundred_mixed_webhooks_all_end_processed_and_the_unparseable_ones_d
     statuses = event_statuses(e2e_database_url)
     assert sum(statuses.values()) == sum(expected_events.values())
     assert set(statuses) <= {"processed", "ignored"}, statuses
+
+    # The worker's port serves our metrics and Dramatiq's, from every worker process.
+    events = metric_samples(worker_metrics, "wapipe_events_total")
+    assert sum(events.values()) == sum(statuses.values())
+    assert events[(("field", "messages"), ("outcome", "ignored"))] > 0
+    split = metric_samples(worker_metrics, "wapipe_webhooks_split_total")
+    assert split[(("outcome", "unparseable"),)] == len(unparseable)
+    handled = metric_samples(worker_metrics, "dramatiq_messages_total")
+    assert sum(handled.values()) >= len(bodies) + sum(statuses.values())
