@@ -188,3 +188,38 @@ async def test_once_the_cooldown_passes_redis_decides_again(client, clock, serve
     decision = await limits.check(IP)
     assert not decision.allowed
     assert not decision.failed_open
+
+
+async def test_a_clean_ip_is_trusted_for_a_moment_without_asking_redis_again(
+    client: fakeredis.FakeAsyncRedis, clock: FakeClock
+):
+    this_replica = limiter(client, clock, bad=2)
+    assert (await this_replica.check(IP)).allowed
+    # Another replica sees two bad signatures from the same address.
+    other_replica = limiter(client, clock, bad=2)
+    await other_replica.record_bad_signature(IP)
+    await other_replica.record_bad_signature(IP)
+    assert not (await other_replica.check(IP)).allowed
+    # This replica trusted the clean answer for CLEAN_IP_CACHE_S, then asks again.
+    assert (await this_replica.check(IP)).allowed
+    clock.now += rate_limits.CLEAN_IP_CACHE_S + 0.01
+    decision = await this_replica.check(IP)
+    assert not decision.allowed
+    assert decision.retry_after > 0
+
+
+async def test_a_bad_signature_seen_here_ends_the_trust_at_once(
+    client: fakeredis.FakeAsyncRedis, clock: FakeClock
+):
+    gate = limiter(client, clock, bad=1)
+    assert (await gate.check(IP)).allowed
+    await gate.record_bad_signature(IP)
+    assert not (await gate.check(IP)).allowed
+
+
+async def test_with_a_request_limit_every_request_is_counted_in_redis(
+    client: fakeredis.FakeAsyncRedis, clock: FakeClock
+):
+    gate = limiter(client, clock, requests=3, bad=5)
+    answers = [(await gate.check(IP)).allowed for _ in range(4)]
+    assert answers == [True, True, True, False]
