@@ -60,15 +60,19 @@ def create_async_pool(
     max_size: int = 8,
     timeout: float = DEFAULT_POOL_TIMEOUT_S,
 ) -> psycopg_pool.AsyncConnectionPool[AsyncConn]:
-    """The ingress pool; opened by the app's lifespan (``await pool.open(wait=False)``)."""
+    """The ingress pool; opened by the app's lifespan (``await pool.open(wait=False)``).
+
+    Autocommit: the ingress runs single statements, each atomic on its own, so a batch costs
+    one round trip instead of BEGIN, statement, COMMIT. Connections are not checked on each
+    checkout (another round trip); the caller retries once on a connection error instead.
+    """
     return psycopg_pool.AsyncConnectionPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        kwargs=connect_kwargs(application_name=name),
+        kwargs={**connect_kwargs(application_name=name), "autocommit": True},
         timeout=timeout,
         reconnect_timeout=0,
-        check=psycopg_pool.AsyncConnectionPool.check_connection,
         name=name,
         open=False,
     )

@@ -75,7 +75,8 @@ async def append_webhooks(
     """Insert the batch in one transaction; per item its new id, or None for a duplicate.
 
     Items repeated inside the batch are inserted once; the later copies are duplicates.
-    The caller commits (or the connection context does) before acknowledging anyone.
+    One statement, atomic on its own: on an autocommit connection it is committed when this
+    returns; otherwise the caller commits before acknowledging anyone.
     """
     first_index: dict[bytes, int] = {}
     for index, item in enumerate(items):

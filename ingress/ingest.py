@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres import AsyncConn
+from adapters.postgres import AsyncConn, is_connection_error
 from adapters.webhook_log import RawWebhook, append_webhooks
 from domain.errors import DependencyUnavailable
 from runtime.metrics import ingress as metrics
@@ -132,8 +132,11 @@ class IngestPipeline:
         future.add_done_callback(_retrieve)
         self._queue.put_nowait(_Pending(raw, future))
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                return await future
         except TimeoutError:
+            # The future is cancelled: a later commit of this body answers nobody, and Meta's
+            # retry of it will be a duplicate of a stored row. Nothing is lost either way.
             raise DependencyUnavailable("postgres: commit timed out") from None
 
     async def _write_forever(self) -> None:
@@ -150,13 +153,25 @@ class IngestPipeline:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _write(self, batch: list[_Pending]) -> None:
+    async def _commit(self, raws: list[RawWebhook]) -> list[int | None]:
+        """One autocommit statement: when it returns, the batch is committed."""
         try:
             async with self._pool.connection() as conn:
-                ids = await append_webhooks(
-                    conn, [item.raw for item in batch], relay_lease_seconds=self._lease
-                )
-            # Leaving the block committed the transaction: only now may anyone get a 200.
+                return await append_webhooks(conn, raws, relay_lease_seconds=self._lease)
+        except Exception as error:
+            if not is_connection_error(error):
+                raise
+        # A pooled connection that died since its last use (Postgres restarted, idle kill):
+        # its idle siblings likely died too, so test them all (replacing the dead) and try
+        # once more. The statement is idempotent by digest: a batch that did commit the
+        # first time comes back as duplicates.
+        await self._pool.check()
+        async with self._pool.connection() as conn:
+            return await append_webhooks(conn, raws, relay_lease_seconds=self._lease)
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            ids = await self._commit([item.raw for item in batch])
         except Exception as error:  # noqa: BLE001 - any failure means "not committed": 503
             metrics.DEPENDENCY_UP.labels("postgres").set(0)
             log.error(

@@ -6,7 +6,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from ingress.ingest import DEFAULT_APPEND_TIMEOUT_S
@@ -120,3 +122,24 @@ async def test_with_postgres_unreachable_a_signed_post_gets_503_and_nothing_is_p
     assert ready.status_code == 503
     assert ready.json() == {"status": "not_ready", "checks": {"postgres": "down", "broker": "ok"}}
     assert dependency_up("postgres") == 0
+
+
+async def test_pooled_connections_killed_under_the_ingress_cost_no_503(
+    make_settings: Callable[..., Settings], db: psycopg.Connection[Any]
+):
+    async with running_ingress(make_settings()) as client:
+        assert (await post_signed(client, wire_bytes(text_message()))).status_code == 200
+        # Postgres restarted, or an idle-connection killer ran: every pooled connection is dead.
+        killed = db.execute(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'wapipe-ingress') t"
+        ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1
+        unavailable = received("unavailable")
+        answers = await asyncio.gather(
+            *(post_signed(client, wire_bytes(text_message())) for _ in range(10))
+        )
+    assert [a.status_code for a in answers] == [200] * 10
+    assert received("unavailable") == unavailable
+    assert db.execute("SELECT count(*) FROM webhook_log").fetchone() == (11,)
