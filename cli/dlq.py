@@ -139,7 +139,7 @@ def run_show(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if detail is None:
         raise CommandError(f"no dead letter with id {args.id}")
     letter = detail.dead_letter
-    # The body as stored: Meta's bytes, decoded, never re-serialised (its \uXXXX escapes stay).
+    # The body as stored: Meta's bytes, decoded, never re-serialised (its \u00e9 escapes stay).
     payload = None if detail.body is None else detail.body.decode("utf-8", errors="replace")
     history = [
         {

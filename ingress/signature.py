@@ -1,6 +1,6 @@
 """``X-Hub-Signature-256`` verification over the raw request bytes (Meta's webhook signature).
 
-Meta signs the exact bytes it sends (compact JSON with ``\\uXXXX`` and ``\\/`` escapes); any
+Meta signs the exact bytes it sends (compact JSON with ``\\u00e9``-style and ``\\/`` escapes); any
 re-serialisation changes them, so this runs before anything parses the body. Fails closed.
 """
 

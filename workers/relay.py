@@ -84,8 +84,9 @@ class RelayThread(threading.Thread):
                 if now >= next_partition_check:
                     maintain_partitions(self._deps)
                     next_partition_check = now + PARTITION_CHECK_INTERVAL_S
-                while sum(relay_once(self._deps)) >= DEFAULT_BATCH:
-                    pass  # a full batch: more may be due right now
+                sent = DEFAULT_BATCH
+                while sent >= DEFAULT_BATCH:  # a full batch: more may be due right now
+                    sent = sum(relay_once(self._deps))
             except DependencyUnavailable as error:
                 log.warning("relay pass failed; will retry", extra={"error": str(error)})
             except Exception:  # the relay must outlive any single bad pass
