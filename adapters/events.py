@@ -95,7 +95,7 @@ def insert_events(
     lease_seconds: int,
 ) -> list[int]:
     """Insert one pending event per change (idempotent on the change key); all their ids."""
-    rows = conn.execute(
+    conn.execute(
         """
         INSERT INTO event (webhook_id, webhook_received_at, entry_index, change_index,
                            entry_id, entry_time, field, value, due_at)
@@ -118,7 +118,6 @@ def insert_events(
             "values": [Jsonb(dict(c.value)) for c in changes],
         },
     )
-    del rows
     return [
         int(row[0])
         for row in conn.execute(

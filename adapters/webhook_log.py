@@ -165,13 +165,13 @@ def lock_received_webhook(conn: Conn, webhook_id: int, received_at: datetime) ->
 
 
 def mark_split(conn: Conn, webhook_id: int, received_at: datetime, events: int) -> None:
+    """The webhook now has ``events`` open events (at least one: see ``list_changes``)."""
     conn.execute(
         """
         UPDATE webhook_log
-           SET status = CASE WHEN %(events)s = 0 THEN 'processed' ELSE 'split' END,
+           SET status = 'split',
                events_total = %(events)s, events_open = %(events)s, events_dead = 0,
-               split_at = now(), due_at = NULL, last_error = NULL,
-               finished_at = CASE WHEN %(events)s = 0 THEN now() END
+               split_at = now(), due_at = NULL, last_error = NULL, finished_at = NULL
          WHERE id = %(id)s AND received_at = %(received_at)s
         """,
         {"id": webhook_id, "received_at": received_at, "events": events},
