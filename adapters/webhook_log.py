@@ -1,6 +1,7 @@
 """The raw webhook log: append (ingress, grouped), read (workers, CLI).
 
-The body is stored as the exact bytes Meta signed, with their sha256. A body whose digest is
+The body is stored as the exact bytes Meta signed, with their sha256, the client address and
+a few request headers. A body whose digest is
 already in ``webhook_digest`` is a duplicate delivery and gets no new row, whichever day
 partition the first copy landed in.
 """
@@ -8,10 +9,12 @@ partition the first copy landed in.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from psycopg.types.json import Jsonb
 
 from adapters.postgres import AsyncConn, Conn
 
@@ -22,18 +25,21 @@ from adapters.postgres import AsyncConn, Conn
 # order, batches [a, b] and [b, a] deadlock and one of them fails whole (503 for all of it).
 _APPEND_BATCH = """
 WITH input AS (
-    SELECT sha256, body, ord
-      FROM unnest(%(digests)s::bytea[], %(bodies)s::bytea[]) WITH ORDINALITY AS t(sha256, body, ord)
+    SELECT sha256, body, source_ip, headers, ord
+      FROM unnest(%(digests)s::bytea[], %(bodies)s::bytea[], %(ips)s::inet[], %(headers)s::jsonb[])
+           WITH ORDINALITY AS t(sha256, body, source_ip, headers, ord)
 ), numbered AS MATERIALIZED (
-    SELECT sha256, body, nextval('webhook_log_id_seq') AS webhook_id FROM input ORDER BY ord
+    SELECT sha256, body, source_ip, headers, nextval('webhook_log_id_seq') AS webhook_id
+      FROM input ORDER BY ord
 ), claimed AS (
     INSERT INTO webhook_digest (sha256, webhook_id, received_at)
     SELECT sha256, webhook_id, now() FROM numbered ORDER BY sha256
     ON CONFLICT (sha256) DO NOTHING
     RETURNING sha256, webhook_id, received_at
 ), logged AS (
-    INSERT INTO webhook_log (id, received_at, sha256, body, due_at)
-    SELECT c.webhook_id, c.received_at, c.sha256, n.body, now() + make_interval(secs => %(lease)s)
+    INSERT INTO webhook_log (id, received_at, sha256, body, source_ip, headers, due_at)
+    SELECT c.webhook_id, c.received_at, c.sha256, n.body, n.source_ip, n.headers,
+           now() + make_interval(secs => %(lease)s)
       FROM claimed c JOIN numbered n USING (sha256)
     RETURNING id, sha256
 )
@@ -43,14 +49,18 @@ SELECT sha256, id FROM logged
 
 @dataclass(frozen=True, slots=True)
 class RawWebhook:
-    """A body to append; ``digest`` is its sha256."""
+    """A body to append; ``digest`` is its sha256; who sent it, as far as the ingress knows."""
 
     body: bytes
     digest: bytes
+    source_ip: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, body: bytes) -> RawWebhook:
-        return cls(body, hashlib.sha256(body).digest())
+    def of(
+        cls, body: bytes, *, source_ip: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> RawWebhook:
+        return cls(body, hashlib.sha256(body).digest(), source_ip, dict(headers or {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,8 @@ class StoredWebhook:
     split_at: datetime | None
     finished_at: datetime | None
     last_error: str | None
+    source_ip: str | None
+    headers: dict[str, str] | None
 
 
 async def append_webhooks(
@@ -87,6 +99,8 @@ async def append_webhooks(
         {
             "digests": [item.digest for item in unique],
             "bodies": [item.body for item in unique],
+            "ips": [item.source_ip for item in unique],
+            "headers": [Jsonb(dict(item.headers)) for item in unique],
             "lease": relay_lease_seconds,
         },
     )
@@ -101,7 +115,7 @@ async def append_webhooks(
 
 _COLUMNS = (
     "id, received_at, sha256, body, status, events_total, events_open, events_dead,"
-    " split_attempts, split_at, finished_at, last_error"
+    " split_attempts, split_at, finished_at, last_error, source_ip, headers"
 )
 
 
@@ -119,6 +133,8 @@ def _stored(row: Sequence[Any]) -> StoredWebhook:
         split_at=row[9],
         finished_at=row[10],
         last_error=row[11],
+        source_ip=None if row[12] is None else str(row[12]),
+        headers=row[13],
     )
 
 

@@ -76,6 +76,8 @@ def run_show(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         "status": PUBLIC_STATUS[webhook.status],
         "stage": webhook.status,
         "sha256": webhook.sha256.hex(),
+        "source_ip": webhook.source_ip,
+        "headers": webhook.headers,
         "last_error": webhook.last_error,
         "events": event_items,
         "body": webhook.body.decode("utf-8", errors="replace"),
@@ -83,7 +85,16 @@ def run_show(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.json:
         print_json(detail)
         return 0
-    for key in ("id", "received_at", "status", "stage", "sha256", "last_error"):
+    for key in (
+        "id",
+        "received_at",
+        "status",
+        "stage",
+        "sha256",
+        "source_ip",
+        "headers",
+        "last_error",
+    ):
         print(f"{key:<12} {detail[key] if detail[key] is not None else '-'}")
     print()
     print_table(event_items, event_columns)

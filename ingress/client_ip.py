@@ -20,6 +20,12 @@ def _is_trusted(address: IpAddress | None, trusted: Sequence[IpNetwork]) -> bool
     return address is not None and any(address in network for network in trusted)
 
 
+def as_address(text: str) -> str | None:
+    """``text`` as a normalised IP address, or None when it is not one (``"unknown"``)."""
+    parsed = _parse(text)
+    return None if parsed is None else str(parsed)
+
+
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[IpNetwork]) -> str:
     """Walk ``X-Forwarded-For`` from the right while the hop is a trusted proxy.
 

@@ -9,13 +9,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from adapters.webhook_log import RawWebhook
 from domain.errors import DependencyUnavailable
-from ingress.client_ip import client_ip
+from ingress.client_ip import as_address, client_ip
 from ingress.signature import SignatureCheck, check_signature
 from ingress.state import IngressState
 from ingress.subscribe import verify_subscription
 from runtime.metrics import ingress as metrics
 
 SIGNATURE_HEADER = "x-hub-signature-256"
+#: Request headers stored with each webhook (SPEC §5.3), for an investigation; none is secret
+#: (the signature is an HMAC of the body, not the app secret).
+KEPT_HEADERS = ("content-type", "user-agent", SIGNATURE_HEADER, "x-forwarded-for")
 
 
 class BodyTooLarge(Exception):
@@ -101,7 +104,15 @@ async def _receive(request: Request) -> Response:
         return _reject("bad_signature", 401, f"signature {check.value}")
 
     try:
-        ingested = await state.pipeline.append(RawWebhook.of(body))
+        ingested = await state.pipeline.append(
+            RawWebhook.of(
+                body,
+                source_ip=as_address(ip),
+                headers={
+                    name: request.headers[name] for name in KEPT_HEADERS if name in request.headers
+                },
+            )
+        )
     except DependencyUnavailable:
         # Nothing was promised: Meta keeps retrying a non-200 delivery for days.
         return _reject("unavailable", 503, "storage unavailable", {"Retry-After": "5"})

@@ -13,8 +13,8 @@ import pytest
 import redis
 
 from adapters.queue import SPLIT_ACTOR, WEBHOOKS_QUEUE
-from tests.builders import mixed_payload, text_message, wire_bytes
-from tests.integration.ingress.harness import LogWatch, post_signed
+from tests.builders import mixed_payload, sign, text_message, wire_bytes
+from tests.integration.ingress.harness import LogWatch, post_signed, running_ingress
 
 pytestmark = pytest.mark.anyio
 
@@ -112,3 +112,35 @@ async def test_every_accepted_webhook_of_a_burst_gets_one_wake_up(
         ids.append(row.id)
     queued = sorted(message["args"][0] for message in queued_messages(broker_redis, namespace))
     assert queued == sorted(ids)
+
+
+async def test_the_client_address_and_kept_headers_are_stored_with_the_body(
+    make_settings: Any, db: Any
+):
+    # Behind a trusted proxy, the address the limits count is the one X-Forwarded-For names.
+    settings = make_settings(TRUSTED_PROXIES="203.0.113.0/24")
+    body = wire_bytes(text_message())
+    async with running_ingress(settings, peer=("203.0.113.10", 40000)) as client:
+        answer = await post_signed(
+            client,
+            body,
+            **{
+                "User-Agent": "facebookexternalua",
+                "X-Forwarded-For": "198.51.100.7",
+                "X-Other": "x",
+            },
+        )
+    assert answer.status_code == 200
+    row = db.execute(
+        "SELECT host(source_ip), headers FROM webhook_log WHERE sha256 = %s",
+        (hashlib.sha256(body).digest(),),
+    ).fetchone()
+    assert row is not None
+    source_ip, headers = row
+    assert source_ip == "198.51.100.7"
+    assert headers == {
+        "content-type": "application/json",
+        "user-agent": "facebookexternalua",
+        "x-hub-signature-256": sign(body),
+        "x-forwarded-for": "198.51.100.7",
+    }
