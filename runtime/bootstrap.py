@@ -7,7 +7,6 @@ pass fakes or their own broker) and return plain containers; processes close the
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +44,6 @@ class WorkerDeps:
     settings: Settings
     pool: ConnectionPool[Conn]
     broker: dramatiq.Broker
-    clock: Callable[[], float] = time.time
     draw: Callable[[], float] = random.random  # jitter source; tests pass a constant
 
     def close(self) -> None:

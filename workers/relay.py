@@ -13,7 +13,6 @@ import threading
 
 from adapters import events as event_rows
 from adapters import webhook_log
-from adapters.migrate import ensure_partitions
 from adapters.postgres import translate_db_errors
 from adapters.queue import enqueue_events, enqueue_webhooks
 from domain.errors import DependencyUnavailable
@@ -23,7 +22,6 @@ from runtime.metrics import worker as metrics
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500
-PARTITION_CHECK_INTERVAL_S = 3600.0
 
 
 def relay_interval(lease_seconds: int) -> float:
@@ -59,13 +57,8 @@ def relay_once(deps: WorkerDeps, *, batch: int = DEFAULT_BATCH) -> tuple[int, in
     return len(webhooks), len(events)
 
 
-def maintain_partitions(deps: WorkerDeps) -> int:
-    with translate_db_errors(), deps.pool.connection() as conn:
-        return ensure_partitions(conn)
-
-
 class RelayThread(threading.Thread):
-    """Runs ``relay_once`` every few seconds and keeps log partitions created ahead."""
+    """Runs ``relay_once`` every few seconds."""
 
     def __init__(self, deps: WorkerDeps) -> None:
         super().__init__(name="wapipe-relay", daemon=True)
@@ -77,13 +70,8 @@ class RelayThread(threading.Thread):
         self._stop_event.set()
 
     def run(self) -> None:
-        next_partition_check = 0.0
         while not self._stop_event.wait(self._interval):
             try:
-                now = self._deps.clock()
-                if now >= next_partition_check:
-                    maintain_partitions(self._deps)
-                    next_partition_check = now + PARTITION_CHECK_INTERVAL_S
                 sent = DEFAULT_BATCH
                 while sent >= DEFAULT_BATCH:  # a full batch: more may be due right now
                     sent = sum(relay_once(self._deps))
