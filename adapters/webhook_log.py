@@ -138,11 +138,10 @@ def _stored(row: Sequence[Any]) -> StoredWebhook:
     )
 
 
-def load_webhook(conn: Conn, webhook_id: int, *, lock: bool = False) -> StoredWebhook | None:
-    """The webhook row, or None; ``lock`` takes it FOR UPDATE SKIP LOCKED (None if busy)."""
-    suffix = " FOR UPDATE SKIP LOCKED" if lock else ""
+def load_webhook(conn: Conn, webhook_id: int) -> StoredWebhook | None:
+    """The webhook row, or None."""
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM webhook_log WHERE id = %s{suffix}", (webhook_id,)
+        f"SELECT {_COLUMNS} FROM webhook_log WHERE id = %s", (webhook_id,)
     ).fetchone()
     return _stored(row) if row else None
 

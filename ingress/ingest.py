@@ -82,11 +82,6 @@ class BrokerGate:
         self._executor.shutdown(wait=True)
 
 
-def _retrieve(future: asyncio.Future[Ingested]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
 class IngestPipeline:
     def __init__(
         self,
@@ -128,8 +123,6 @@ class IngestPipeline:
             DependencyUnavailable: Postgres did not commit it in time; nothing was promised.
         """
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
-        # If the request gave up (timeout), nobody awaits the outcome: mark it retrieved.
-        future.add_done_callback(_retrieve)
         self._queue.put_nowait(_Pending(raw, future))
         try:
             async with asyncio.timeout(self._timeout):

@@ -94,11 +94,6 @@ class Settings:
         """``WAPIPE_BROKER_URL`` when set, else the Redis URL."""
         return self.broker_url_override or self.redis_url
 
-    @property
-    def broker_kind(self) -> Literal["redis", "rabbitmq"]:
-        url = str(self.broker_url or "")
-        return "rabbitmq" if url.startswith(("amqp://", "amqps://")) else "redis"
-
     def require(self, *variables: str) -> None:
         """Fail with the names of the listed variables that have no value.
 

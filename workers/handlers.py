@@ -34,14 +34,6 @@ class HandlerRegistry:
     def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
         self._handlers: dict[str, Handler] = dict(handlers or {})
 
-    def register(self, field: str, handler: Handler) -> None:
-        if field in self._handlers:
-            raise ValueError(f"a handler for {field!r} is already registered")
-        self._handlers[field] = handler
-
-    def fields(self) -> frozenset[str]:
-        return frozenset(self._handlers)
-
     def dispatch(self, context: EventContext) -> Outcome:
         handler = self._handlers.get(context.event.field)
         if handler is None:
