@@ -20,33 +20,15 @@ from pathlib import Path
 
 import httpx
 
+# One implementation for the tests and the benchmark, which start the same services.
+from bench.procs import free_port
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_START_TIMEOUT_S = 30.0
 DEFAULT_STOP_TIMEOUT_S = 15.0
 #: Dramatiq logs this once per worker process when its threads consume.
 WORKER_READY_MARKER = "Worker process is ready for action."
 LOG_TAIL_LINES = 60
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def child_environ(settings: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without any ``WAPIPE_*`` or Prometheus variable of the
-    developer's shell, plus ``settings``, with the repository importable (test worker apps)."""
-    inherited = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("WAPIPE_", "dramatiq_prom_"))
-        and key.upper() != "PROMETHEUS_MULTIPROC_DIR"
-    }
-    path = os.pathsep.join(p for p in (str(REPO_ROOT), inherited.get("PYTHONPATH", "")) if p)
-    return {**inherited, "PYTHONPATH": path, **settings}
 
 
 def wait_until(

@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.procs import child_environ, free_port
 from tests.conftest import settings_environ
-from tests.processes import (
-    LOG_TAIL_LINES,
-    ThrowawayRedis,
-    child_environ,
-    free_port,
-    throwaway_redis,
-)
+from tests.processes import LOG_TAIL_LINES, ThrowawayRedis, throwaway_redis
 
 EnvironFactory = Callable[..., dict[str, str]]
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.procs import free_port
 from tests.builders import PAYLOADS, text_message, wire_bytes
 from tests.e2e.conftest import EnvironFactory
 from tests.e2e.helpers import WEBHOOK_PATH, counter_value, metric_samples, post_signed, scalar
-from tests.processes import ThrowawayRedis, free_port, running_ingress
+from tests.processes import ThrowawayRedis, running_ingress
 
 pytestmark = pytest.mark.e2e
 

@@ -11,11 +11,11 @@ import psycopg
 import pytest
 
 from adapters.queue import EVENTS_QUEUE, WEBHOOKS_QUEUE
+from bench.procs import free_port
 from cli import dlq
 from cli.main import build_parser, main
 from tests.builders import envelope, partner_added, text_message, wire_bytes
 from tests.integration.cli.conftest import Pipeline, record_effect
-from tests.processes import free_port
 from workers.handlers import HandlerRegistry
 from workers.processing import Attempt
 

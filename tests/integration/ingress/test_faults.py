@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.procs import free_port
 from ingress.ingest import DEFAULT_APPEND_TIMEOUT_S
 from runtime.metrics import ingress as metrics
 from runtime.settings import Settings
@@ -23,7 +24,7 @@ from tests.integration.ingress.harness import (
     received,
     running_ingress,
 )
-from tests.processes import ThrowawayRedis, free_port
+from tests.processes import ThrowawayRedis
 
 pytestmark = pytest.mark.anyio
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.procs import free_port
 from runtime.logging import ConsoleFormatter, JsonFormatter
 from runtime.metrics.ingress import RECEIVED_OUTCOMES
 from runtime.settings import Settings
@@ -20,7 +21,6 @@ from tests.integration.ingress.harness import (
     running_ingress,
     wait_for_a_fresh_rate_limit_window,
 )
-from tests.processes import free_port
 
 pytestmark = pytest.mark.anyio
 
