@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.wire import WireId
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 
@@ -25,17 +27,10 @@ class Change(_Wire):
 
 class Entry(_Wire):
     # The WABA id for most fields; a business portfolio id for PARTNER_* account updates.
-    id: str = Field(min_length=1)
+    # A number is accepted and kept as its digits.
+    id: WireId
     time: int | None = None
     changes: list[Change]
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_as_text(cls, raw: object) -> object:
-        # Ids are strings on the wire; a number is accepted and kept as its digits.
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return str(raw)
-        return raw
 
 
 class WebhookEnvelope(_Wire):
