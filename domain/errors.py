@@ -3,10 +3,16 @@
     PipelineError                 base of everything raised on purpose
     ├── TransientError            retry with backoff (the world may change)
     │   ├── DependencyUnavailable   Postgres/broker/Graph unreachable or timed out
+    │   ├── ConcurrencyConflict     serialization failure, deadlock, lock or statement timeout
     │   └── ClaimLost               another worker took the event; drop this attempt
     └── PermanentError            dead-letter at once; retrying cannot help
         ├── UnparseablePayload      signed body that is not a WhatsApp envelope
-        └── InvalidChange           a change whose value breaks the schema of its field
+        ├── InvalidChange           a change whose value breaks the schema of its field
+        └── DataRejected            Postgres refused the data itself (DataError, a constraint
+                                    our idempotent writes cannot explain)
+
+An exception outside this tree is a bug or a failure nobody classified: it is retried like
+a transient error, and logged with its traceback.
 
 Every error carries a short machine ``reason`` that becomes a metric label and the
 dead letter's ``reason`` column; ``str(error)`` is the human detail. Neither may hold
@@ -39,6 +45,13 @@ class DependencyUnavailable(TransientError):
     reason = "dependency_unavailable"
 
 
+class ConcurrencyConflict(TransientError):
+    """The database aborted the statement for a reason that passes: deadlock, serialization
+    failure, lock or statement timeout."""
+
+    reason = "db_conflict"
+
+
 class ClaimLost(TransientError):
     """Another worker claimed the event after us; this attempt must not commit."""
 
@@ -61,3 +74,9 @@ class InvalidChange(PermanentError):
     """A change value does not match the schema of its field."""
 
     reason = "invalid_change"
+
+
+class DataRejected(PermanentError):
+    """Postgres refused the data itself; the same data would be refused again."""
+
+    reason = "data_error"
