@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.errors import ConnectionClosed, ConnectionFailed
 
 from domain.errors import DependencyUnavailable
 
@@ -22,6 +23,24 @@ SPLIT_ACTOR = "split_webhook"
 PROCESS_ACTOR = "process_event"
 
 DEFAULT_SOCKET_TIMEOUT_S = 2.0
+
+# What ``broker.enqueue`` raises when the broker itself is unreachable or refusing writes, by
+# type (see dramatiq/brokers/redis.py and rabbitmq.py). Anything else is a bug or a message
+# the broker cannot take, and must surface as itself rather than pass for an outage.
+BROKER_DOWN_ERRORS: tuple[type[Exception], ...] = (
+    # Redis: connection failures (also BusyLoadingError while a restart loads its dataset,
+    # AuthenticationError, MaxConnectionsError) and socket timeouts.
+    redis.ConnectionError,
+    redis.TimeoutError,
+    # Redis refusing writes: a failed-over primary that is now a replica, or maxmemory hit.
+    redis.ReadOnlyError,
+    redis.OutOfMemoryError,
+    # RabbitMQ: dramatiq wraps pika's AMQPConnectionError / AMQPChannelError in these.
+    ConnectionClosed,
+    ConnectionFailed,
+    # Socket errors that reach us unwrapped (refused, reset, unreachable, DNS).
+    OSError,
+)
 
 
 def create_broker(
@@ -69,13 +88,16 @@ def enqueue_ids(
     Returns how many were enqueued.
 
     Raises:
-        DependencyUnavailable: the broker refused or timed out; the rest are left to the relay.
+        DependencyUnavailable: the broker is unreachable, timed out or refuses writes (one of
+            ``BROKER_DOWN_ERRORS``); the rest are left to the relay.
+        Exception: anything else ``broker.enqueue`` raises (a bug, a message that cannot be
+            encoded) propagates unchanged.
     """
     sent = 0
     for item_id in ids:
         try:
             broker.enqueue(_message(queue_name, actor_name, item_id))
-        except Exception as error:
+        except BROKER_DOWN_ERRORS as error:
             raise DependencyUnavailable(f"broker: {type(error).__name__}") from error
         sent += 1
     return sent

@@ -5,6 +5,10 @@ take whatever has queued up, commit it in one transaction, enqueue the wake-ups 
 answer each request: every 200 still means "committed". Batches form by themselves under load
 (requests queue while the previous commit is in flight) and are size 1 when traffic is light,
 so no request waits for a timer.
+
+Once a batch is committed its requests are answered 200 whatever fails afterwards (the relay
+delivers what was not enqueued), and no failure of one batch ends a writer: a dead writer
+would leave its batch unanswered and, with all of them gone, every request would time out.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ class BrokerGate:
     """Enqueues wake-ups on one thread; after a failure, skips the broker for a cooldown.
 
     A skipped or failed enqueue loses nothing: the row is committed with a ``due_at`` and the
-    relay enqueues it once the lease passes.
+    relay enqueues it once the lease passes. So ``send`` never raises an ``Exception``: each
+    failure is counted and logged here instead.
     """
 
     def __init__(self, enqueue: Callable[[Sequence[int]], int]) -> None:
@@ -74,6 +79,17 @@ class BrokerGate:
             log.warning(
                 "enqueue failed; the relay will deliver these webhooks",
                 extra={"webhooks": len(webhook_ids), "error": str(error)},
+            )
+            return
+        except Exception:  # the rows are committed: no enqueue error may fail them
+            # Not an outage (``enqueue`` translates those): a bug or a message the broker cannot
+            # take. No cooldown and no gauge change, since the broker itself may be fine; the
+            # traceback is logged because nobody expects this.
+            metrics.ENQUEUE_FAILURES.inc(len(webhook_ids))
+            log.error(
+                "enqueue failed unexpectedly; the relay will deliver these webhooks",
+                exc_info=True,
+                extra={"webhooks": len(webhook_ids)},
             )
             return
         metrics.DEPENDENCY_UP.labels("broker").set(1)
@@ -142,6 +158,17 @@ class IngestPipeline:
                     break
             try:
                 await self._write(batch)
+            except Exception as error:  # one bad batch must not end the writer
+                # ``_write`` answers every request itself, so this is a bug. Whether the batch
+                # was committed is unknown here: answer what is still waiting with a 503 (the
+                # endpoint counts it as ``unavailable``); Meta retries, and a retry of a stored
+                # body is a duplicate.
+                log.error(
+                    "ingest writer failed on a batch; the writer carries on",
+                    exc_info=True,
+                    extra={"batch": len(batch)},
+                )
+                _fail(batch, DependencyUnavailable(f"ingest: {type(error).__name__}"))
             finally:
                 for _ in batch:
                     self._queue.task_done()
@@ -170,14 +197,22 @@ class IngestPipeline:
             log.error(
                 "webhook batch not committed", extra={"batch": len(batch), "error": repr(error)}
             )
-            failure = DependencyUnavailable(f"postgres: {type(error).__name__}")
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(failure)
+            _fail(batch, DependencyUnavailable(f"postgres: {type(error).__name__}"))
             return
-        metrics.DEPENDENCY_UP.labels("postgres").set(1)
-        metrics.INGEST_BATCH_SIZE.observe(len(batch))
-        await self._gate.send([webhook_id for webhook_id in ids if webhook_id is not None])
-        for item, webhook_id in zip(batch, ids, strict=True):
-            if not item.future.done():
-                item.future.set_result(Ingested(webhook_id))
+        # Committed: from here on every request of the batch is answered 200, even if what
+        # follows raises (the writer loop then logs it and carries on).
+        try:
+            metrics.DEPENDENCY_UP.labels("postgres").set(1)
+            metrics.INGEST_BATCH_SIZE.observe(len(batch))
+            await self._gate.send([webhook_id for webhook_id in ids if webhook_id is not None])
+        finally:
+            for item, webhook_id in zip(batch, ids, strict=True):
+                if not item.future.done():
+                    item.future.set_result(Ingested(webhook_id))
+
+
+def _fail(batch: list[_Pending], failure: DependencyUnavailable) -> None:
+    """Answer the requests of ``batch`` still waiting with ``failure`` (a 503)."""
+    for item in batch:
+        if not item.future.done():
+            item.future.set_exception(failure)

@@ -5,15 +5,21 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import dramatiq
 import pytest
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from adapters.queue import (
     EVENTS_QUEUE,
     PROCESS_ACTOR,
     SPLIT_ACTOR,
     WEBHOOKS_QUEUE,
+    close_broker,
     create_broker,
     enqueue_events,
     enqueue_webhooks,
@@ -77,8 +83,46 @@ def test_a_broker_that_does_not_answer_is_reported_unavailable(namespace: str):
         port = probe.getsockname()[1]
     broker = create_broker(f"redis://127.0.0.1:{port}/0", namespace=namespace)
     try:
-        with pytest.raises(DependencyUnavailable, match="broker"):
+        with pytest.raises(DependencyUnavailable, match="broker") as raised:
             enqueue_webhooks(broker, [1, 2])
+        assert isinstance(raised.value.__cause__, redis.ConnectionError)
         assert not ping_broker(broker, f"redis://127.0.0.1:{port}/0")
     finally:
         broker.close()
+
+
+def test_a_broker_that_accepts_but_never_answers_times_out_as_unavailable(namespace: str):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # the kernel completes the handshake; nobody ever reads or answers
+        host, port = silent.getsockname()
+        # create_broker's client retries timeouts with backoff (seconds); one short attempt
+        # raises the same redis.TimeoutError.
+        client = redis.Redis(
+            host=host,
+            port=port,
+            socket_timeout=0.2,
+            socket_connect_timeout=0.2,
+            retry=Retry(NoBackoff(), 0),
+        )
+        broker = RedisBroker(client=client, namespace=namespace, middleware=[])
+        broker.declare_queue(WEBHOOKS_QUEUE)
+        try:
+            with pytest.raises(DependencyUnavailable, match="broker: TimeoutError") as raised:
+                enqueue_webhooks(broker, [1])
+            assert isinstance(raised.value.__cause__, redis.TimeoutError)
+        finally:
+            close_broker(broker)
+
+
+def test_a_message_the_broker_cannot_encode_is_a_bug_and_propagates_as_itself(
+    redis_broker: dramatiq.Broker, redis_url: str, namespace: str
+):
+    unencodable: list[Any] = [{1, 2}]  # a set has no JSON form
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        enqueue_webhooks(redis_broker, unencodable)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.llen(f"{namespace}:{WEBHOOKS_QUEUE}") == 0
+    finally:
+        client.close()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 import psycopg
@@ -26,11 +27,13 @@ START_TIMEOUT_S = 5.0
 
 @asynccontextmanager
 async def running_ingress(
-    settings: Settings, *, peer: tuple[str, int] = PEER
+    settings: Settings, *, peer: tuple[str, int] = PEER, **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app ``wapipe ingress`` serves, with its lifespan running (pool, group commit,
-    broker), and an HTTP client talking to it in-process from ``peer``."""
-    app = create_app(build_ingress_deps(settings))
+    broker), and an HTTP client talking to it in-process from ``peer``.
+
+    ``overrides`` go to ``build_ingress_deps`` (e.g. ``broker=`` a test broker)."""
+    app = create_app(build_ingress_deps(settings, **overrides))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=peer)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
