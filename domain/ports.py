@@ -201,14 +201,22 @@ class UnitOfWork(Protocol):
     """The repositories of one atomic change: everything commits together or not at all
     (with the event's status, in the worker)."""
 
-    connections: ConnectionRepo
-    onboardings: OnboardingRepo
-    phone_numbers: PhoneNumberRepo
-    customers: CustomerRepo
-    messages: MessageRepo
-    statuses: StatusRepo
-    accounts: AccountRepo
-    coexistence: CoexistenceRepo
+    @property
+    def connections(self) -> ConnectionRepo: ...
+    @property
+    def onboardings(self) -> OnboardingRepo: ...
+    @property
+    def phone_numbers(self) -> PhoneNumberRepo: ...
+    @property
+    def customers(self) -> CustomerRepo: ...
+    @property
+    def messages(self) -> MessageRepo: ...
+    @property
+    def statuses(self) -> StatusRepo: ...
+    @property
+    def accounts(self) -> AccountRepo: ...
+    @property
+    def coexistence(self) -> CoexistenceRepo: ...
 
 
 class Clock(Protocol):

@@ -10,6 +10,7 @@ the raw body in the log keeps the exact bytes (SPEC §6).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,7 @@ def list_changes(entries: Iterable[ParsedEntry]) -> list[ChangeRef]:
     """Flatten entries into changes; the (entry, change) indexes are the dedup key.
 
     Raises:
-        UnparseablePayload: the envelope holds no change at all.
+        UnparseablePayload: the envelope holds no change at all, or a number JSON cannot hold.
     """
     refs = [
         _change_ref(e_index, c_index, entry, field, value)
@@ -75,7 +76,14 @@ REPLACEMENT = "\ufffd"
 
 def replace_nul(data: Any) -> tuple[Any, bool]:
     """``data`` (decoded JSON) with U+0000 replaced by U+FFFD in every string and key, and
-    whether anything was replaced. Data without U+0000 comes back as it is."""
+    whether anything was replaced. Data without U+0000 comes back as it is.
+
+    Raises:
+        UnparseablePayload: a number JSON cannot hold (``NaN``, ``Infinity``, ``1e400``):
+            Python's parser accepts them, the JSON standard and Postgres do not.
+    """
+    if isinstance(data, float) and not math.isfinite(data):
+        raise UnparseablePayload("the body holds a number JSON cannot represent (NaN/Infinity)")
     if isinstance(data, str):
         return (data.replace(NUL, REPLACEMENT), True) if NUL in data else (data, False)
     if isinstance(data, Mapping):

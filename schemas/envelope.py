@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.wire import WireId
+from schemas.wire import Timestamp, WireId
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 
@@ -29,7 +29,7 @@ class Entry(_Wire):
     # The WABA id for most fields; a business portfolio id for PARTNER_* account updates.
     # A number is accepted and kept as its digits.
     id: WireId
-    time: int | None = None
+    time: Timestamp | None = None
     changes: list[Change]
 
 

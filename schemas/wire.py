@@ -31,14 +31,23 @@ WireId = Annotated[str, BeforeValidator(_id_as_text), StringConstraints(min_leng
 its digits."""
 
 
+#: 9999-12-31T23:59:59Z: the last second a datetime (and Postgres' bigint) can hold as one.
+MAX_UNIX_SECONDS = 253_402_300_799
+
+
 def _unix_seconds(raw: object) -> int:
     # `messages`/`statuses` timestamps are digit strings, most others ints (FACTS §4).
     # `str.isdigit` alone accepts non-ASCII digits such as "²", hence the isascii check.
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
-        return raw
-    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
-        return int(raw)
-    raise ValueError("expected Unix seconds: a string of ASCII digits or a non-negative int")
+    seconds: int | None = None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        seconds = raw
+    elif isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 12:
+        seconds = int(raw)
+    if seconds is None or not 0 <= seconds <= MAX_UNIX_SECONDS:
+        raise ValueError(
+            "expected Unix seconds up to year 9999: a string of ASCII digits or an int"
+        )
+    return seconds
 
 
 Timestamp = Annotated[int, PlainValidator(_unix_seconds, json_schema_input_type=int | str)]

@@ -8,8 +8,9 @@ import pytest
 
 from domain.connections import apply_account_event, status_effect
 from domain.messages import record_message
+from domain.ports import Connection
 from tests.commands import WABA, account_event, at, inbound
-from tests.fakes import FakeUnitOfWork
+from tests.fakes import FakeConnectionRepo, FakeUnitOfWork
 
 OWNER = "572910384657120"
 
@@ -203,19 +204,24 @@ def test_any_arrival_order_ends_in_the_state_of_the_latest_event(order):
     )
 
 
-def test_partner_added_seen_twice_by_racing_writers_converges(uow: FakeUnitOfWork):
-    """The insert lost to a concurrent writer: the event is applied to the row it created."""
-    command = account_event("PARTNER_REMOVED", occurred_at=at(5))
-    original_insert = uow.connections.insert
+class RacingConnectionRepo(FakeConnectionRepo):
+    """Another worker creates the connection between our read and our insert, once."""
 
-    def racing_insert(connection):
-        uow.connect(WABA, "org-r")  # the other worker's row appears first
-        uow.connections.insert = original_insert
-        return False
+    def __init__(self, winner: Connection) -> None:
+        super().__init__()
+        self.winner: Connection | None = winner
 
-    uow.connections.insert = racing_insert
+    def insert(self, connection: Connection) -> bool:
+        if self.winner is not None:
+            self.rows[self.winner.waba_id], self.winner = self.winner, None
+        return super().insert(connection)
 
-    apply_account_event(command, uow)
+
+def test_an_event_whose_insert_lost_the_race_applies_to_the_winners_row():
+    other = FakeUnitOfWork().connect(WABA, "org-r")
+    uow = FakeUnitOfWork(connections=RacingConnectionRepo(other))
+
+    apply_account_event(account_event("PARTNER_REMOVED", occurred_at=at(5)), uow)
 
     connection = uow.connections.rows[WABA]
     assert (connection.organization_id, connection.status) == ("org-r", "disconnected")
