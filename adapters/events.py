@@ -33,7 +33,7 @@ MAX_ERROR_CHARS = 4000
 _EVENT_COLUMNS = (
     "id, webhook_id, webhook_received_at, entry_index, change_index, entry_id, entry_time,"
     " field, value, status, attempts,"
-    " extract(epoch FROM now() - claimed_at)::float8 AS claim_age_s"
+    " extract(epoch FROM now() - claimed_at)::float8 AS claim_age_s, nul_replaced"
 )
 
 
@@ -51,6 +51,7 @@ class EventRecord:
     status: str
     attempts: int
     claim_age_s: float | None  # seconds since the last claim, by the database's clock
+    nul_replaced: bool = False  # its change held U+0000, stored as U+FFFD
 
     def previous_attempt_died(self, lease_seconds: int) -> bool:
         """Its last claim is older than the lease and never recorded an outcome: the worker
@@ -98,12 +99,13 @@ def insert_events(
     conn.execute(
         """
         INSERT INTO event (webhook_id, webhook_received_at, entry_index, change_index,
-                           entry_id, entry_time, field, value, due_at)
-        SELECT %(webhook_id)s, %(received_at)s, e, c, i, t, f, v,
+                           entry_id, entry_time, field, value, nul_replaced, due_at)
+        SELECT %(webhook_id)s, %(received_at)s, e, c, i, t, f, v, n,
                now() + make_interval(secs => %(lease)s)
           FROM unnest(%(entries)s::int[], %(changes)s::int[], %(ids)s::text[],
-                      %(times)s::bigint[], %(fields)s::text[], %(values)s::jsonb[])
-               AS u(e, c, i, t, f, v)
+                      %(times)s::bigint[], %(fields)s::text[], %(values)s::jsonb[],
+                      %(nuls)s::boolean[])
+               AS u(e, c, i, t, f, v, n)
         ON CONFLICT (webhook_id, entry_index, change_index) DO NOTHING
         """,
         {
@@ -116,6 +118,7 @@ def insert_events(
             "times": [c.entry_time for c in changes],
             "fields": [c.field for c in changes],
             "values": [Jsonb(dict(c.value)) for c in changes],
+            "nuls": [c.nul_replaced for c in changes],
         },
     )
     return [

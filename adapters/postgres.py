@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from domain.errors import DependencyUnavailable
+from domain.errors import ConcurrencyConflict, DataRejected, DependencyUnavailable
 
 Conn = psycopg.Connection[Any]
 AsyncConn = psycopg.AsyncConnection[Any]
@@ -108,4 +108,37 @@ def translate_db_errors() -> Iterator[None]:
     except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
         if is_connection_error(error) or isinstance(error, psycopg.errors.QueryCanceled):
             raise DependencyUnavailable(f"postgres: {type(error).__name__}") from error
+        raise
+
+
+#: Statement failures that pass when tried again later.
+_TRANSIENT_STATEMENT_ERRORS = (
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.LockNotAvailable,
+    psycopg.errors.QueryCanceled,
+)
+
+
+@contextmanager
+def classify_db_errors() -> Iterator[None]:
+    """Translate what Postgres says about a handler's writes into the error tree, by type.
+
+    Connection loss → ``DependencyUnavailable``; deadlocks, serialization failures, lock and
+    statement timeouts → ``ConcurrencyConflict`` (both retried); a ``DataError`` or an
+    integrity violation our idempotent writes cannot explain → ``DataRejected`` (dead-lettered
+    at once). Anything else (a programming error) passes through unchanged.
+    """
+    try:
+        yield
+    except psycopg.Error as error:
+        detail = f"postgres: {type(error).__name__}"
+        # Checked first: these are OperationalErrors too, but of the statement, not the link.
+        if isinstance(error, _TRANSIENT_STATEMENT_ERRORS):
+            raise ConcurrencyConflict(detail) from error
+        if is_connection_error(error):
+            raise DependencyUnavailable(detail) from error
+        if isinstance(error, psycopg.DataError | psycopg.IntegrityError):
+            diag = error.diag.message_primary or ""
+            raise DataRejected(f"{detail}: {diag}"[:500]) from error
         raise

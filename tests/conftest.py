@@ -24,7 +24,11 @@ from tests.builders import APP_SECRET
 
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
-TABLES = ("webhook_log", "webhook_digest", "event", "dead_letter")
+TABLES = (
+    "webhook_log", "webhook_digest", "event", "dead_letter", "connection", "onboarding",
+    "phone_number", "customer", "message", "message_status", "account_history",
+    "account_state", "business_contact", "history_chunk", "api_key",
+)  # fmt: skip
 
 
 def _with_database(url: str, name: str) -> str:

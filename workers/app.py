@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
-from workers.handlers import default_registry
+from workers.handlers import build_registry
 from workers.runner import build_worker_app
 
-app = build_worker_app(os.environ, default_registry())
+app = build_worker_app(os.environ, build_registry)
 broker = app.broker

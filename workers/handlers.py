@@ -2,46 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Mapping
 
-from adapters.events import EventRecord
-from adapters.postgres import Conn
-
-
-class Outcome(Enum):
-    PROCESSED = "processed"
-    IGNORED = "ignored"
-
-
-@dataclass(frozen=True, slots=True)
-class EventContext:
-    """What a handler gets: the event and the connection of the attempt's transaction.
-
-    Whatever the handler writes through ``conn`` commits together with the event's status,
-    or not at all.
-    """
-
-    event: EventRecord
-    conn: Conn
-
-
-Handler = Callable[[EventContext], Outcome]
+from domain.ports import UnitOfWork
+from runtime.bootstrap import WorkerDeps
+from workers.change import Change, Handler, Outcome
+from workers.fields import account_update, coexistence, messages, waba
 
 
 class HandlerRegistry:
     def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
         self._handlers: dict[str, Handler] = dict(handlers or {})
 
-    def dispatch(self, context: EventContext) -> Outcome:
-        handler = self._handlers.get(context.event.field)
+    def dispatch(self, change: Change, uow: UnitOfWork) -> Outcome:
+        handler = self._handlers.get(change.field)
         if handler is None:
             return Outcome.IGNORED
-        return handler(context)
+        return handler(change, uow)
+
+    def __contains__(self, field: str) -> bool:
+        return field in self._handlers
 
 
-def default_registry() -> HandlerRegistry:
-    """The handlers production runs. Empty until the domain handlers land: every field is
-    recorded as ``ignored`` (stored, never dead-lettered), which is what it truly is today."""
-    return HandlerRegistry()
+def build_registry(deps: WorkerDeps) -> HandlerRegistry:
+    """The handlers production runs, built from the worker's dependencies (later handlers
+    take the Graph client, the token cipher, the clock from ``deps``)."""
+    return HandlerRegistry(
+        {
+            "messages": messages.handle_messages,
+            "account_update": account_update.handle_account_update,
+            "smb_message_echoes": coexistence.handle_message_echoes,
+            "smb_app_state_sync": coexistence.handle_state_sync,
+            "history": coexistence.handle_history,
+            **waba.HANDLERS,
+        }
+    )

@@ -17,12 +17,14 @@ import pydantic
 
 from adapters import events as event_rows
 from adapters import webhook_log
-from adapters.postgres import Conn, translate_db_errors
+from adapters.postgres import Conn, classify_db_errors, translate_db_errors
 from adapters.queue import enqueue_events
+from adapters.unit_of_work import PgUnitOfWork
 from domain.errors import (
     ClaimLost,
     DependencyUnavailable,
     PermanentError,
+    PipelineError,
     TransientError,
     UnparseablePayload,
 )
@@ -30,7 +32,8 @@ from domain.webhooks import ChangeRef, ParsedEntry, list_changes
 from runtime.bootstrap import WorkerDeps
 from runtime.metrics import worker as metrics
 from schemas.envelope import WebhookEnvelope
-from workers.handlers import EventContext, HandlerRegistry
+from workers.change import Change
+from workers.handlers import HandlerRegistry
 from workers.isolation import PROCESS_GATE, IsolationGate
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,18 @@ def parse_changes(body: bytes) -> list[ChangeRef]:
     return list_changes(
         ParsedEntry(e.id, e.time, tuple((c.field, c.value) for c in e.changes))
         for e in envelope.entry
+    )
+
+
+def change_of(event: event_rows.EventRecord) -> Change:
+    return Change(
+        event_id=event.id,
+        field=event.field,
+        entry_id=event.entry_id,
+        entry_time=event.entry_time,
+        received_at=event.webhook_received_at,
+        value=event.value,
+        nul_replaced=event.nul_replaced,
     )
 
 
@@ -124,6 +139,11 @@ def send_events(deps: WorkerDeps, event_ids: Sequence[int]) -> None:
     except DependencyUnavailable as error:
         metrics.WORKER_ENQUEUE_FAILURES.inc()
         log.warning("event enqueue failed; the relay will retry", extra={"error": str(error)})
+    except Exception:
+        # Not an outage (a bug in encoding, a broker refusing the message): the events are
+        # committed with a lease, so the relay still delivers them; say loudly that it had to.
+        metrics.WORKER_ENQUEUE_FAILURES.inc()
+        log.exception("event enqueue failed unexpectedly; the relay will retry")
 
 
 def process_event(
@@ -202,7 +222,8 @@ def _run_claimed(
         with conn.transaction():
             if not event_rows.lock_claim(conn, claim):
                 raise ClaimLost(f"event {event.id} was claimed by another worker")
-            outcome = registry.dispatch(EventContext(event, conn))
+            with classify_db_errors():
+                outcome = registry.dispatch(change_of(event), PgUnitOfWork(conn))
             progress = event_rows.finish_event(conn, claim, outcome.value)
             if progress is None:
                 raise ClaimLost(f"event {event.id} was claimed by another worker")
@@ -240,7 +261,7 @@ def _after_failure(
     policy = deps.settings.retry
     attempts = claim.event.attempts
     description = f"{type(error).__name__}: {error}"
-    reason = error.reason if hasattr(error, "reason") else "handler_error"
+    reason = error.reason if isinstance(error, PipelineError) else "unclassified"
     if policy.is_exhausted(attempts):
         with conn.transaction():
             event_rows.dead_letter_event(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import dramatiq
@@ -22,9 +22,16 @@ class WorkerApp:
     actors: Actors
 
 
-def build_worker_app(environ: Mapping[str, str], registry: HandlerRegistry) -> WorkerApp:
+RegistryFactory = Callable[[WorkerDeps], HandlerRegistry]
+
+
+def build_worker_app(
+    environ: Mapping[str, str], registry: HandlerRegistry | RegistryFactory
+) -> WorkerApp:
     """Everything one Dramatiq worker process runs, set as the global broker.
 
+    ``registry`` is the handlers, or a factory building them from the worker's deps (what
+    production passes: later handlers take the Graph client, the cipher, the clock).
     Prometheus is on when ``wapipe worker`` prepared its multiprocess directory.
     """
     settings = Settings.from_environ(environ)
@@ -33,6 +40,7 @@ def build_worker_app(environ: Mapping[str, str], registry: HandlerRegistry) -> W
     broker = build_worker_broker(settings, prometheus=bool(environ.get("PROMETHEUS_MULTIPROC_DIR")))
     deps = build_worker_deps(settings, broker=broker)
     attach_pipeline_middleware(broker, deps, relay=True)
-    actors = register_actors(broker, deps, registry)
+    handlers = registry if isinstance(registry, HandlerRegistry) else registry(deps)
+    actors = register_actors(broker, deps, handlers)
     dramatiq.set_broker(broker)
     return WorkerApp(broker, deps, actors)

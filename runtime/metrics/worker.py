@@ -51,3 +51,20 @@ WORKER_ENQUEUE_FAILURES = Counter(
 
 
 __all__ = ["known_field"]
+UNATTRIBUTED = Counter(
+    "wapipe_unattributed_total",
+    "Messages and statuses stored without an organization (their number is not connected).",
+    ["field"],
+    registry=REGISTRY,
+)
+ACCOUNT_EVENTS = Counter(
+    "wapipe_account_events_total",
+    "account_update events recorded, by event (events Meta adds later count as 'other').",
+    ["event"],
+    registry=REGISTRY,
+)
+ORPHANS_DETECTED = Counter(
+    "wapipe_orphans_detected_total",
+    "WABAs shared with the partner that no organization could be found for (orphans).",
+    registry=REGISTRY,
+)

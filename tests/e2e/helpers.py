@@ -12,6 +12,7 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.builders import sign
+from tests.effects import EFFECTS_PER_EVENT
 from tests.processes import REPO_ROOT, wait_until, wapipe_argv
 
 WEBHOOK_PATH = "/webhooks/whatsapp"
@@ -84,7 +85,7 @@ def event_statuses(database_url: str) -> dict[str, int]:
 
 def effects_per_event(database_url: str) -> dict[int, int]:
     """How many committed effects each event has (events without one are absent)."""
-    return dict(query(database_url, "SELECT event_id, count(*) FROM e2e_effect GROUP BY event_id"))
+    return dict(query(database_url, EFFECTS_PER_EVENT))
 
 
 def run_wapipe(environ: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -18,13 +18,12 @@ from tests.builders import envelope, text_message, unique_suffix, wire_bytes
 from tests.e2e.conftest import EnvironFactory
 from tests.e2e.helpers import (
     effects_per_event,
-    execute,
     list_webhooks,
     post_all_accepted,
     query,
     webhook_statuses,
 )
-from tests.e2e.worker_apps import EFFECT_TABLE_DDL, POISON_EXIT_CODE, POISON_FIELD
+from tests.e2e.worker_apps import POISON_EXIT_CODE, POISON_FIELD
 from tests.processes import WorkerProcess, managed, running_ingress
 
 pytestmark = pytest.mark.e2e
@@ -92,7 +91,6 @@ def assert_good_events_processed_once(database_url: str, expected: int) -> None:
 def test_a_poison_event_is_dead_lettered_after_max_attempts_while_the_rest_is_processed(
     make_environ: EnvironFactory, e2e_database_url: str, log_dir: Path
 ):
-    execute(e2e_database_url, EFFECT_TABLE_DDL)
     env = make_environ(MAX_ATTEMPTS=str(MAX_ATTEMPTS))
     good_before = [wire_bytes(text_message()) for _ in range(GOOD_BEFORE)]
     good_after = [wire_bytes(text_message()) for _ in range(GOOD_AFTER)]
@@ -124,7 +122,6 @@ def test_a_poison_event_is_dead_lettered_after_max_attempts_while_the_rest_is_pr
 def test_an_event_in_flight_beside_a_poison_event_is_not_dead_lettered_with_it(
     make_environ: EnvironFactory, e2e_database_url: str, log_dir: Path
 ):
-    execute(e2e_database_url, EFFECT_TABLE_DDL)
     env = make_environ(MAX_ATTEMPTS=str(MAX_ATTEMPTS))
     deadline = time.monotonic() + TEST_DEADLINE_S
 

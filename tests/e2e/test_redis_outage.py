@@ -12,13 +12,11 @@ from tests.e2e.conftest import EnvironFactory
 from tests.e2e.helpers import (
     counter_value,
     effects_per_event,
-    execute,
     post_all_accepted,
     query,
     scalar,
     wait_for_terminal_webhooks,
 )
-from tests.e2e.worker_apps import EFFECT_TABLE_DDL
 from tests.processes import ThrowawayRedis, running_ingress, running_worker
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +34,6 @@ def test_webhooks_stored_while_redis_was_down_are_processed_once_after_it_return
     redis_server: ThrowawayRedis,
     log_dir: Path,
 ):
-    execute(e2e_database_url, EFFECT_TABLE_DDL)
     env = make_environ(redis=redis_server.url)
     before = [wire_bytes(text_message()) for _ in range(BEFORE_OUTAGE)]
     during = [wire_bytes(text_message()) for _ in range(DURING_OUTAGE)]

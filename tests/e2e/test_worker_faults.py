@@ -12,13 +12,11 @@ from tests.builders import text_message, wire_bytes
 from tests.e2e.conftest import EnvironFactory
 from tests.e2e.helpers import (
     effects_per_event,
-    execute,
     post_all_accepted,
     query,
     scalar,
     wait_for_terminal_webhooks,
 )
-from tests.e2e.worker_apps import EFFECT_TABLE_DDL
 from tests.processes import WorkerProcess, managed, running_ingress, running_worker, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +68,6 @@ def attempts_of(database_url: str, event_ids: list[int]) -> dict[int, int]:
 def test_an_event_whose_worker_was_sigkilled_mid_attempt_is_processed_once_by_the_next_worker(
     make_environ: EnvironFactory, e2e_database_url: str, log_dir: Path
 ):
-    execute(e2e_database_url, EFFECT_TABLE_DDL)
     env = make_environ()
     bodies = [wire_bytes(text_message()) for _ in range(WEBHOOKS)]
 
@@ -104,7 +101,6 @@ def test_an_event_whose_worker_was_sigkilled_mid_attempt_is_processed_once_by_th
 def test_a_worker_whose_postgres_connections_are_cut_mid_attempt_recovers_without_double_effects(
     make_environ: EnvironFactory, e2e_database_url: str, log_dir: Path
 ):
-    execute(e2e_database_url, EFFECT_TABLE_DDL)
     env = make_environ()
     bodies = [wire_bytes(text_message()) for _ in range(WEBHOOKS)]
 

@@ -21,14 +21,15 @@ from dramatiq.brokers.stub import StubBroker
 from adapters.queue import EVENTS_QUEUE, WEBHOOKS_QUEUE
 from cli.main import main
 from domain.errors import PermanentError
+from domain.ports import UnitOfWork
 from runtime.bootstrap import WorkerDeps, build_worker_deps
 from runtime.settings import Settings
 from tests.conftest import settings_environ
+from tests.effects import record_effect
 from tests.storage import store_webhook_row
-from workers.handlers import EventContext, HandlerRegistry, Outcome
+from workers.change import Change, Outcome
+from workers.handlers import HandlerRegistry
 from workers.processing import Attempt, process_event, split_webhook
-
-EFFECT_TABLE = "cli_test_effect"
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,8 @@ def deps(
         worker_deps.close()
 
 
-def reject(ctx: EventContext) -> Outcome:
-    raise PermanentError(f"cannot handle event {ctx.event.id}", reason="invalid_change")
-
-
-def record_effect(ctx: EventContext) -> Outcome:
-    ctx.conn.execute(f"INSERT INTO {EFFECT_TABLE} (event_id) VALUES (%s)", (ctx.event.id,))
-    return Outcome.PROCESSED
+def reject(change: Change, uow: UnitOfWork) -> Outcome:
+    raise PermanentError(f"cannot handle event {change.event_id}", reason="invalid_change")
 
 
 @dataclass
@@ -148,17 +144,6 @@ def pipeline(db: psycopg.Connection[Any], deps: WorkerDeps) -> Pipeline:
 
 
 @pytest.fixture
-def effect_table(db: psycopg.Connection[Any]) -> Iterator[str]:
-    """A table handlers write their effect into (in the attempt's transaction)."""
-    db.execute(f"DROP TABLE IF EXISTS {EFFECT_TABLE}")
-    db.execute(f"CREATE TABLE {EFFECT_TABLE} (event_id bigint NOT NULL)")
-    try:
-        yield EFFECT_TABLE
-    finally:
-        db.execute(f"DROP TABLE IF EXISTS {EFFECT_TABLE}")
-
-
-@pytest.fixture
 def broker_queue(redis_url: str, namespace: str) -> Iterator[Any]:
     """``broker_queue(EVENTS_QUEUE)``: the ids of the messages waiting in Redis on a queue."""
     client = redis.Redis.from_url(redis_url)
@@ -174,3 +159,6 @@ def broker_queue(redis_url: str, namespace: str) -> Iterator[Any]:
         yield read
     finally:
         client.close()
+
+
+__all__ = ["record_effect"]

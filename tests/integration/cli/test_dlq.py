@@ -15,6 +15,7 @@ from bench.procs import free_port
 from cli import dlq
 from cli.main import build_parser, main
 from tests.builders import envelope, partner_added, text_message, wire_bytes
+from tests.effects import effects_per_event
 from tests.integration.cli.conftest import Pipeline, record_effect
 from workers.handlers import HandlerRegistry
 from workers.processing import Attempt
@@ -299,7 +300,6 @@ def test_a_replayed_event_whose_cause_was_fixed_is_processed_exactly_once(
     db: psycopg.Connection[Any],
     run_cli: Any,
     broker_queue: Any,
-    effect_table: str,
 ):
     webhook_id, event_id, letter = pipeline.dead_event(text_message())
     assert run_cli("dlq", "replay", str(letter)).code == 0
@@ -310,8 +310,7 @@ def test_a_replayed_event_whose_cause_was_fixed_is_processed_exactly_once(
     assert pipeline.process(queued, fixed) is Attempt.DONE
     assert pipeline.process(queued, fixed) is Attempt.SKIPPED
 
-    effects = db.execute(f"SELECT event_id FROM {effect_table}").fetchall()
-    assert effects == [(event_id,)]
+    assert effects_per_event(db) == {event_id: 1}
     assert event_row(db, event_id)[:2] == ("processed", 1)
     assert webhook_row(db, webhook_id) == ("processed", 1, 0, 0, False)
     assert open_ids(db) == []

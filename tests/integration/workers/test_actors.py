@@ -11,12 +11,14 @@ import pytest
 from dramatiq.brokers.stub import StubBroker
 
 from adapters.queue import EVENTS_QUEUE, WEBHOOKS_QUEUE
+from domain.ports import UnitOfWork
 from runtime.bootstrap import WorkerDeps
 from tests.builders import envelope, text_message
 from tests.integration.workers.conftest import StoreWebhook
 from workers.actors import Actors, register_actors
 from workers.broker import attach_pipeline_middleware, base_middleware
-from workers.handlers import EventContext, HandlerRegistry, Outcome
+from workers.change import Change, Outcome
+from workers.handlers import HandlerRegistry
 from workers.middleware import DurableDeadLetters
 
 
@@ -60,7 +62,7 @@ def test_a_webhook_flows_from_split_to_processed_through_the_actors(
     store_webhook: StoreWebhook,
 ):
     actors = register(
-        broker, actor_deps, HandlerRegistry({"messages": lambda ctx: Outcome.PROCESSED})
+        broker, actor_deps, HandlerRegistry({"messages": lambda change, uow: Outcome.PROCESSED})
     )
     webhook_id = store_webhook(envelope(("messages", {"a": 1}), ("unknown_field", {"b": 2})))
     actors.split_webhook.send(webhook_id)
@@ -80,8 +82,11 @@ def test_a_failing_event_is_retried_by_the_broker_then_dead_lettered_in_postgres
 ):
     attempts: list[int] = []
 
-    def flaky(ctx: EventContext) -> Outcome:
-        attempts.append(ctx.event.attempts)
+    def flaky(change: Change, uow: UnitOfWork) -> Outcome:
+        # The attempt was counted and committed before the handler ran.
+        row = db.execute("SELECT attempts FROM event WHERE id = %s", (change.event_id,)).fetchone()
+        assert row is not None
+        attempts.append(row[0])
         raise ConnectionResetError("peer reset")
 
     actors = register(broker, actor_deps, HandlerRegistry({"messages": flaky}))

@@ -12,12 +12,15 @@ from dramatiq.brokers.stub import StubBroker
 
 from adapters import events as event_rows
 from adapters.queue import EVENTS_QUEUE
-from domain.errors import DependencyUnavailable, InvalidChange
+from domain.errors import ConcurrencyConflict, DependencyUnavailable, InvalidChange
+from domain.ports import HistoryEntry, UnitOfWork
 from runtime.bootstrap import WorkerDeps
 from runtime.metrics import worker as metrics
 from tests.builders import envelope, load_payload, text_message
+from tests.effects import effects_per_event, record_effect
 from tests.integration.workers.conftest import StoreWebhook, queued_ids
-from workers.handlers import EventContext, HandlerRegistry, Outcome
+from workers.change import Change, Outcome
+from workers.handlers import HandlerRegistry
 from workers.isolation import IsolationGate
 from workers.processing import Attempt, process_event, split_webhook
 
@@ -49,25 +52,16 @@ def dead_letters(db: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
 
 
 def effect_handler(calls: list[int]) -> Any:
-    def handle(ctx: EventContext) -> Outcome:
-        calls.append(ctx.event.id)
-        ctx.conn.execute("CREATE TABLE IF NOT EXISTS test_effect (event_id bigint)")
-        ctx.conn.execute("INSERT INTO test_effect VALUES (%s)", (ctx.event.id,))
-        return Outcome.PROCESSED
+    def handle(change: Change, uow: UnitOfWork) -> Outcome:
+        calls.append(change.event_id)
+        return record_effect(change, uow)
 
     return handle
 
 
-@pytest.fixture(autouse=True)
-def no_effects_yet(db: psycopg.Connection[Any]) -> None:
-    db.execute("DROP TABLE IF EXISTS test_effect")
-
-
 def effects(db: psycopg.Connection[Any]) -> list[int]:
-    exists = db.execute("SELECT to_regclass('test_effect') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
-        return []
-    return [r[0] for r in db.execute("SELECT event_id FROM test_effect ORDER BY event_id")]
+    """The event ids of the committed effects, one entry per effect (sorted)."""
+    return sorted(event for event, count in effects_per_event(db).items() for _ in range(count))
 
 
 # --- split ---------------------------------------------------------------------------------
@@ -179,8 +173,8 @@ def test_a_duplicate_message_for_a_finished_event_does_nothing(
 def test_a_failing_attempt_rolls_back_its_effects_and_schedules_a_retry(
     deps: WorkerDeps, db: psycopg.Connection[Any], store_webhook: StoreWebhook
 ):
-    def write_then_fail(ctx: EventContext) -> Outcome:
-        effect_handler([])(ctx)
+    def write_then_fail(change: Change, uow: UnitOfWork) -> Outcome:
+        effect_handler([])(change, uow)
         raise RuntimeError("downstream hiccup")
 
     registry = HandlerRegistry({"messages": write_then_fail})
@@ -202,7 +196,7 @@ def test_a_failing_attempt_rolls_back_its_effects_and_schedules_a_retry(
 def test_an_event_that_keeps_failing_is_dead_lettered_after_max_attempts(
     deps: WorkerDeps, db: psycopg.Connection[Any], store_webhook: StoreWebhook
 ):
-    def always_fail(ctx: EventContext) -> Outcome:
+    def always_fail(change: Change, uow: UnitOfWork) -> Outcome:
         raise TimeoutError("graph did not answer")
 
     registry = HandlerRegistry({"messages": always_fail})
@@ -220,7 +214,7 @@ def test_an_event_that_keeps_failing_is_dead_lettered_after_max_attempts(
 def test_a_permanent_error_dead_letters_at_once_with_its_reason(
     deps: WorkerDeps, db: psycopg.Connection[Any], store_webhook: StoreWebhook
 ):
-    def reject(ctx: EventContext) -> Outcome:
+    def reject(change: Change, uow: UnitOfWork) -> Outcome:
         raise InvalidChange("value.messages[0].timestamp is not a number")
 
     registry = HandlerRegistry({"messages": reject})
@@ -287,8 +281,12 @@ def test_only_the_latest_claim_may_record_an_outcome(
 def test_a_connection_lost_mid_attempt_is_reported_as_unavailable_and_counted(
     deps: WorkerDeps, db: psycopg.Connection[Any], store_webhook: StoreWebhook
 ):
-    def drop_connection(ctx: EventContext) -> Outcome:
-        ctx.conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    def drop_connection(change: Change, uow: UnitOfWork) -> Outcome:
+        # The worker's backends die while its attempt's transaction is open.
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'wapipe-worker' AND datname = current_database()"
+        )
         return Outcome.PROCESSED
 
     (event_id,) = split_webhook(deps, store_webhook(text_message()))
@@ -312,7 +310,7 @@ def test_events_of_one_webhook_finishing_concurrently_complete_the_webhook_once(
     changes = [("messages", {"n": n}) for n in range(12)]
     webhook_id = store_webhook(envelope(*changes))
     ids = split_webhook(deps, webhook_id)
-    registry = HandlerRegistry({"messages": lambda ctx: Outcome.PROCESSED})
+    registry = HandlerRegistry({"messages": lambda change, uow: Outcome.PROCESSED})
     with ThreadPoolExecutor(max_workers=6) as pool:
         outcomes = list(pool.map(lambda i: process_event(deps, registry, i).outcome, ids))
     assert outcomes == [Attempt.DONE] * 12
@@ -359,7 +357,7 @@ def test_an_event_whose_last_attempt_died_with_its_worker_runs_alone(
 def test_an_event_claimed_recently_or_retrying_shares_the_process(
     deps: WorkerDeps, db: psycopg.Connection[Any], store_webhook: StoreWebhook
 ):
-    registry = HandlerRegistry({"messages": lambda ctx: Outcome.PROCESSED})
+    registry = HandlerRegistry({"messages": lambda change, uow: Outcome.PROCESSED})
     first, second = (split_webhook(deps, store_webhook(text_message()))[0] for _ in range(2))
     db.execute(
         "UPDATE event SET status = 'processing', attempts = 1, claimed_at = now() WHERE id = %s",
@@ -374,3 +372,69 @@ def test_an_event_claimed_recently_or_retrying_shares_the_process(
     for event_id in (first, second):
         assert process_event(deps, registry, event_id, gate=gate).outcome is Attempt.DONE
     assert gate.entered == ["shared", "shared"]
+
+
+def test_data_postgres_refuses_is_dead_lettered_as_data_error_at_the_first_attempt(
+    deps: WorkerDeps, db: psycopg.Connection[Any], store_webhook: StoreWebhook
+):
+    def write_unstorable_text(change: Change, uow: UnitOfWork) -> Outcome:
+        uow.accounts.add_history(
+            HistoryEntry(
+                source="holds \x00 a NUL",
+                waba_id=change.entry_id,
+                field=change.field,
+                kind="probe",
+                subject="waba",
+                occurred_at=change.received_at,
+                details={},
+            )
+        )
+        return Outcome.PROCESSED
+
+    webhook_id = store_webhook(text_message())
+    (event_id,) = split_webhook(deps, webhook_id)
+
+    result = process_event(deps, HandlerRegistry({"messages": write_unstorable_text}), event_id)
+
+    assert result.outcome is Attempt.DEAD
+    assert dead_letters(db) == [(webhook_id, event_id, "messages", "data_error", 1)]
+
+
+def test_a_concurrency_conflict_is_retried_without_a_traceback(
+    deps: WorkerDeps,
+    db: psycopg.Connection[Any],
+    store_webhook: StoreWebhook,
+    caplog: pytest.LogCaptureFixture,
+):
+    def conflict(change: Change, uow: UnitOfWork) -> Outcome:
+        raise ConcurrencyConflict("postgres: DeadlockDetected")
+
+    (event_id,) = split_webhook(deps, store_webhook(text_message()))
+
+    with caplog.at_level("WARNING"):
+        result = process_event(deps, HandlerRegistry({"messages": conflict}), event_id)
+
+    assert result.outcome is Attempt.RETRY
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("event attempt failed")]
+    assert record.reason == "db_conflict"  # type: ignore[attr-defined]
+    assert record.exc_info is None
+
+
+def test_an_unclassified_error_is_retried_and_logged_with_its_traceback(
+    deps: WorkerDeps,
+    db: psycopg.Connection[Any],
+    store_webhook: StoreWebhook,
+    caplog: pytest.LogCaptureFixture,
+):
+    def bug(change: Change, uow: UnitOfWork) -> Outcome:
+        raise KeyError("a bug in a handler")
+
+    (event_id,) = split_webhook(deps, store_webhook(text_message()))
+
+    with caplog.at_level("WARNING"):
+        result = process_event(deps, HandlerRegistry({"messages": bug}), event_id)
+
+    assert result.outcome is Attempt.RETRY
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("event attempt failed")]
+    assert record.reason == "unclassified"  # type: ignore[attr-defined]
+    assert record.exc_info is not None
