@@ -9,10 +9,11 @@ from functools import partial
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from adapters.queue import enqueue_webhooks
 from ingress.access_log import AccessLogMiddleware
+from ingress.api.app import API_PREFIX, create_api
 from ingress.endpoints import receive_webhook, verify_webhook_subscription
 from ingress.health import healthz, metrics_endpoint, probe_dependencies, readyz
 from ingress.ingest import BrokerGate, IngestPipeline
@@ -29,6 +30,7 @@ def create_app(deps: IngressDeps) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await deps.pool.open(wait=False)
+        await deps.api_pool.open(wait=False)
         gate = BrokerGate(partial(enqueue_webhooks, deps.broker))
         pipeline = IngestPipeline(
             deps.pool, gate, relay_lease_seconds=deps.settings.relay_lease_seconds
@@ -56,5 +58,7 @@ def create_app(deps: IngressDeps) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        # Its own middleware (API keys) and its own pool: the webhook routes stay outside both.
+        Mount(API_PREFIX, app=create_api(deps.api_pool)),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLogMiddleware)])

@@ -22,18 +22,24 @@ from runtime.settings import Settings
 
 INGRESS_POOL_SIZE = 8
 INGRESS_POOL_TIMEOUT_S = 2.0
+#: The API reads through a pool of its own, so API traffic can never take a connection the
+#: webhook writers need (Meta's deliveries must keep committing whatever the SaaS asks).
+API_POOL_SIZE = 4
+API_POOL_TIMEOUT_S = 5.0
 
 
 @dataclass
 class IngressDeps:
     settings: Settings
     pool: AsyncConnectionPool[AsyncConn]
+    api_pool: AsyncConnectionPool[AsyncConn]
     broker: dramatiq.Broker
     redis: aioredis.Redis | None
     limiter: RedisRateLimiter | None
 
     async def aclose(self) -> None:
         await self.pool.close()
+        await self.api_pool.close()
         if self.redis is not None:
             await self.redis.aclose()
         close_broker(self.broker)
@@ -69,6 +75,12 @@ def build_ingress_deps(settings: Settings, **overrides: Any) -> IngressDeps:
         # answer 503 soon rather than hold Meta's connection.
         timeout=INGRESS_POOL_TIMEOUT_S,
     )
+    api_pool = overrides.pop("api_pool", None) or create_async_pool(
+        str(settings.database_url),
+        name="wapipe-api",
+        max_size=API_POOL_SIZE,
+        timeout=API_POOL_TIMEOUT_S,
+    )
     broker = overrides.pop("broker", None) or build_broker(settings)
     client = overrides.pop("redis", None)
     if client is None and settings.redis_url is not None:
@@ -85,7 +97,14 @@ def build_ingress_deps(settings: Settings, **overrides: Any) -> IngressDeps:
         )
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
-    return IngressDeps(settings=settings, pool=pool, broker=broker, redis=client, limiter=limiter)
+    return IngressDeps(
+        settings=settings,
+        pool=pool,
+        api_pool=api_pool,
+        broker=broker,
+        redis=client,
+        limiter=limiter,
+    )
 
 
 def build_worker_deps(settings: Settings, **overrides: Any) -> WorkerDeps:

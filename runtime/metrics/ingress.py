@@ -52,10 +52,28 @@ INGEST_BATCH_SIZE = Histogram(
     registry=REGISTRY,
 )
 
+#: Why the API answered 401 (SPEC §13): no key, not the Bearer scheme, not of a key's form, or
+#: unknown/revoked (one reason, as the client sees one answer for both).
+API_AUTH_FAILURE_REASONS = ("missing", "scheme", "malformed", "rejected")
+API_RESPONSES = Counter(
+    "wapipe_api_responses_total",
+    "API answers by route (the route table's name) and HTTP status.",
+    ["route", "status"],
+    registry=REGISTRY,
+)
+API_AUTH_FAILURES = Counter(
+    "wapipe_api_auth_failures_total",
+    "API requests answered 401, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
 
 def initialise_ingress_labels() -> None:
     """Expose every outcome at 0 from the start, so rates and alerts see the series."""
     for outcome in RECEIVED_OUTCOMES:
         WEBHOOKS_RECEIVED.labels(outcome)
+    for reason in API_AUTH_FAILURE_REASONS:
+        API_AUTH_FAILURES.labels(reason)
     # ``wapipe_dependency_up`` series appear with the first probe: a 0 made up here would
     # read as "down" and fire the alert.
