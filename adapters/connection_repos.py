@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from adapters.postgres import Conn
-from domain.ports import Connection, PhoneNumber
+from domain.ports import Connection, Onboarding, PhoneNumber
 
 _CONNECTION_COLUMNS = (
-    "waba_id, organization_id, owner_business_id, status, status_reason, status_at, status_source"
+    "waba_id, organization_id, owner_business_id, status, status_reason, status_at,"
+    " status_source, reconnect_reason"
 )
 
 SELECT_CONNECTION = f"SELECT {_CONNECTION_COLUMNS} FROM connection WHERE waba_id = %s"
@@ -17,7 +18,7 @@ SELECT_CONNECTION = f"SELECT {_CONNECTION_COLUMNS} FROM connection WHERE waba_id
 INSERT_CONNECTION = f"""
 INSERT INTO connection ({_CONNECTION_COLUMNS})
 VALUES (%(waba_id)s, %(organization_id)s, %(owner_business_id)s, %(status)s, %(status_reason)s,
-        %(status_at)s, %(status_source)s)
+        %(status_at)s, %(status_source)s, %(reconnect_reason)s)
 ON CONFLICT (waba_id) DO NOTHING
 RETURNING waba_id
 """
@@ -26,7 +27,8 @@ UPDATE_CONNECTION = """
 UPDATE connection
    SET organization_id = %(organization_id)s, owner_business_id = %(owner_business_id)s,
        status = %(status)s, status_reason = %(status_reason)s, status_at = %(status_at)s,
-       status_source = %(status_source)s, updated_at = now()
+       status_source = %(status_source)s, reconnect_reason = %(reconnect_reason)s,
+       updated_at = now()
  WHERE waba_id = %(waba_id)s
 """
 
@@ -44,14 +46,55 @@ SELECT organization_id FROM onboarding
  ORDER BY created_at DESC LIMIT 1
 """
 
-SELECT_PHONE = (
-    "SELECT phone_number_id, waba_id, display_phone_number, status"
-    " FROM phone_number WHERE phone_number_id = %s"
+_PHONE_COLUMNS = "phone_number_id, waba_id, display_phone_number, status, coexistence"
+
+SELECT_PHONE = f"SELECT {_PHONE_COLUMNS} FROM phone_number WHERE phone_number_id = %s"
+
+PHONES_OF_WABA = f"SELECT {_PHONE_COLUMNS} FROM phone_number WHERE waba_id = %s ORDER BY 1"
+
+SAVE_PHONE = """
+INSERT INTO phone_number (phone_number_id, waba_id, display_phone_number, status, coexistence)
+VALUES (%(id)s, %(waba_id)s, %(display)s, %(status)s, %(coexistence)s)
+ON CONFLICT (phone_number_id) DO UPDATE
+   SET waba_id = EXCLUDED.waba_id,
+       display_phone_number = COALESCE(EXCLUDED.display_phone_number,
+                                       phone_number.display_phone_number),
+       status = EXCLUDED.status, coexistence = EXCLUDED.coexistence, updated_at = now()
+"""
+
+ACTIVATION_STEP = "SELECT activation_step FROM phone_number WHERE phone_number_id = %s"
+
+SET_ACTIVATION_STEP = """
+UPDATE phone_number SET activation_step = %s, updated_at = now() WHERE phone_number_id = %s
+"""
+
+_ONBOARDING_COLUMNS = (
+    "tracking_code, organization_id, status, waba_id, business_id, phone_number_id,"
+    " signup_event, step, expires_at"
 )
 
+LOCK_ONBOARDING = (
+    f"SELECT {_ONBOARDING_COLUMNS} FROM onboarding WHERE tracking_code = %s FOR UPDATE"
+)
+
+SET_ONBOARDING_STEP = """
+UPDATE onboarding SET step = %s, error = %s, updated_at = now() WHERE tracking_code = %s
+"""
+
+COMPLETE_ONBOARDING = """
+UPDATE onboarding SET status = 'completed', completed_at = %s, error = NULL, updated_at = now()
+ WHERE tracking_code = %s
+"""
+
+SIGNUP_EVENT_FOR_WABA = """
+SELECT signup_event FROM onboarding
+ WHERE waba_id = %s AND session_at IS NOT NULL
+ ORDER BY session_at DESC LIMIT 1
+"""
+
 INSERT_PHONE = """
-INSERT INTO phone_number (phone_number_id, waba_id, display_phone_number, status)
-VALUES (%s, %s, %s, %s)
+INSERT INTO phone_number (phone_number_id, waba_id, display_phone_number, status, coexistence)
+VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (phone_number_id) DO NOTHING
 """
 
@@ -74,6 +117,7 @@ def _params(connection: Connection) -> dict[str, Any]:
         "status_reason": connection.status_reason,
         "status_at": connection.status_at,
         "status_source": connection.status_source,
+        "reconnect_reason": connection.reconnect_reason,
     }
 
 
@@ -112,6 +156,20 @@ class PgOnboardingRepo:
         row = self._conn.execute(ORGANIZATION_FOR_WABA, (waba_id,)).fetchone()
         return str(row[0]) if row else None
 
+    def get_for_update(self, tracking_code: str) -> Onboarding | None:
+        row = self._conn.execute(LOCK_ONBOARDING, (tracking_code,)).fetchone()
+        return Onboarding(*row) if row else None
+
+    def set_step(self, tracking_code: str, step: str, *, error: str | None = None) -> None:
+        self._conn.execute(SET_ONBOARDING_STEP, (step, error, tracking_code))
+
+    def complete(self, tracking_code: str, at: datetime) -> None:
+        self._conn.execute(COMPLETE_ONBOARDING, (at, tracking_code))
+
+    def signup_event_for_waba(self, waba_id: str) -> str | None:
+        row = self._conn.execute(SIGNUP_EVENT_FOR_WABA, (waba_id,)).fetchone()
+        return row[0] if row else None
+
 
 class PgPhoneNumberRepo:
     def __init__(self, conn: Conn) -> None:
@@ -124,8 +182,36 @@ class PgPhoneNumberRepo:
     def add(self, phone: PhoneNumber) -> None:
         self._conn.execute(
             INSERT_PHONE,
-            (phone.phone_number_id, phone.waba_id, phone.display_phone_number, phone.status),
+            (
+                phone.phone_number_id,
+                phone.waba_id,
+                phone.display_phone_number,
+                phone.status,
+                phone.coexistence,
+            ),
         )
 
     def note_inbound(self, phone_number_id: str, at: datetime) -> None:
         self._conn.execute(NOTE_INBOUND, {"id": phone_number_id, "at": at})
+
+    def save(self, phone: PhoneNumber) -> None:
+        self._conn.execute(
+            SAVE_PHONE,
+            {
+                "id": phone.phone_number_id,
+                "waba_id": phone.waba_id,
+                "display": phone.display_phone_number,
+                "status": phone.status,
+                "coexistence": phone.coexistence,
+            },
+        )
+
+    def list_for_waba(self, waba_id: str) -> list[PhoneNumber]:
+        return [PhoneNumber(*row) for row in self._conn.execute(PHONES_OF_WABA, (waba_id,))]
+
+    def activation_step(self, phone_number_id: str) -> str | None:
+        row = self._conn.execute(ACTIVATION_STEP, (phone_number_id,)).fetchone()
+        return row[0] if row else None
+
+    def set_activation_step(self, phone_number_id: str, step: str) -> None:
+        self._conn.execute(SET_ACTIVATION_STEP, (step, phone_number_id))

@@ -6,7 +6,9 @@ row it stands for back in line with a fresh attempt budget, in one transaction:
 - an event dead letter resets the event to ``pending`` (attempts 0) and moves it from the
   webhook's ``events_dead`` counter back to ``events_open``;
 - a webhook dead letter (``event_id`` NULL: the body could not be split) resets the webhook
-  to ``received`` with ``split_attempts`` 0.
+  to ``received`` with ``split_attempts`` 0;
+- a job's dead letter (``webhook_id`` NULL: the job came from no webhook) resets the job's
+  event like any other, with no webhook to count it on.
 
 The raw body is never touched. The row is due after one relay lease, so the caller's enqueue
 is only a shortcut: if it fails, the relay delivers the row anyway.
@@ -33,8 +35,8 @@ _COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     id: int
-    webhook_id: int
-    webhook_received_at: datetime
+    webhook_id: int | None  # None: a job, which came from no webhook
+    webhook_received_at: datetime | None
     event_id: int | None  # None: the whole webhook could not be split
     field: str | None
     reason: str
@@ -47,13 +49,17 @@ class DeadLetter:
     def is_open(self) -> bool:
         return self.replayed_at is None
 
+    @property
+    def is_job(self) -> bool:
+        return self.webhook_id is None
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetterDetail:
     """A dead letter with what an operator needs to judge it."""
 
     dead_letter: DeadLetter
-    body: bytes | None  # None once the webhook left the log (retention)
+    body: bytes | None  # None once the webhook left the log (retention), or for a job
     value: dict[str, Any] | None  # the event's change value; None for a webhook dead letter
     history: list[DeadLetter]  # every dead letter of the same event/webhook, oldest first
 
@@ -135,10 +141,17 @@ def load_detail(conn: Conn, dead_letter_id: int) -> DeadLetterDetail | None:
     letter = load_dead_letter(conn, dead_letter_id)
     if letter is None:
         return None
-    body_row = conn.execute(
-        "SELECT body FROM webhook_log WHERE id = %s AND received_at = %s",
-        (letter.webhook_id, letter.webhook_received_at),
-    ).fetchone()
+    body_row = None
+    if letter.webhook_id is not None:
+        # Log retention moves a dead-lettered webhook into webhook_archive before it drops
+        # its partition, so its body is in one of the two.
+        body_row = conn.execute(
+            "SELECT body FROM webhook_log WHERE id = %(id)s AND received_at = %(at)s"
+            " UNION ALL"
+            " SELECT body FROM webhook_archive WHERE id = %(id)s AND received_at = %(at)s"
+            " LIMIT 1",
+            {"id": letter.webhook_id, "at": letter.webhook_received_at},
+        ).fetchone()
     value: dict[str, Any] | None = None
     if letter.event_id is not None:
         value_row = conn.execute(
@@ -232,6 +245,12 @@ def _replay_in_transaction(conn: Conn, dead_letter_id: int, *, lease_seconds: in
                 detail=f"webhook {webhook_id} is no longer in the log, or not dead",
             )
         return ReplayResult(dead_letter_id, ReplayStatus.REPLAYED, webhook_id=webhook_id)
+    return _replay_event(conn, dead_letter_id, event_id, lease_seconds=lease_seconds)
+
+
+def _replay_event(
+    conn: Conn, dead_letter_id: int, event_id: int, *, lease_seconds: int
+) -> ReplayResult:
     event = conn.execute(_RESET_EVENT, {"id": event_id, "lease": lease_seconds}).fetchone()
     if event is None:
         return ReplayResult(
@@ -239,15 +258,16 @@ def _replay_in_transaction(conn: Conn, dead_letter_id: int, *, lease_seconds: in
             ReplayStatus.NOT_REPLAYABLE,
             detail=f"event {event_id} no longer exists, or is not dead",
         )
-    reopened = conn.execute(
-        _REOPEN_EVENT_ON_WEBHOOK, {"id": event[0], "received_at": event[1]}
-    ).fetchone()
-    if reopened is None:
-        return ReplayResult(
-            dead_letter_id,
-            ReplayStatus.NOT_REPLAYABLE,
-            detail=f"the webhook of event {event_id} is no longer in the log",
-        )
+    if event[0] is not None:  # a job has no webhook to reopen
+        reopened = conn.execute(
+            _REOPEN_EVENT_ON_WEBHOOK, {"id": event[0], "received_at": event[1]}
+        ).fetchone()
+        if reopened is None:
+            return ReplayResult(
+                dead_letter_id,
+                ReplayStatus.NOT_REPLAYABLE,
+                detail=f"the webhook of event {event_id} is no longer in the log",
+            )
     return ReplayResult(dead_letter_id, ReplayStatus.REPLAYED, event_id=event_id)
 
 

@@ -33,18 +33,21 @@ MAX_ERROR_CHARS = 4000
 _EVENT_COLUMNS = (
     "id, webhook_id, webhook_received_at, entry_index, change_index, entry_id, entry_time,"
     " field, value, status, attempts,"
-    " extract(epoch FROM now() - claimed_at)::float8 AS claim_age_s, nul_replaced"
+    " extract(epoch FROM now() - claimed_at)::float8 AS claim_age_s, nul_replaced, kind"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
+    """An event row: a webhook change (``kind`` "change"), or a job (no webhook; ``field``
+    names the job and ``value`` holds its parameters)."""
+
     id: int
-    webhook_id: int
-    webhook_received_at: datetime
-    entry_index: int
-    change_index: int
-    entry_id: str
+    webhook_id: int | None
+    webhook_received_at: datetime | None
+    entry_index: int | None
+    change_index: int | None
+    entry_id: str | None
     entry_time: int | None
     field: str
     value: dict[str, Any]
@@ -52,6 +55,11 @@ class EventRecord:
     attempts: int
     claim_age_s: float | None  # seconds since the last claim, by the database's clock
     nul_replaced: bool = False  # its change held U+0000, stored as U+FFFD
+    kind: str = "change"
+
+    @property
+    def is_job(self) -> bool:
+        return self.kind == "job"
 
     def previous_attempt_died(self, lease_seconds: int) -> bool:
         """Its last claim is older than the lease and never recorded an outcome: the worker
@@ -174,7 +182,10 @@ def lock_claim(conn: Conn, claim: Claim) -> bool:
     return row is not None
 
 
-def _close_on_webhook(conn: Conn, event: EventRecord, *, dead: bool) -> WebhookProgress:
+def _close_on_webhook(conn: Conn, event: EventRecord, *, dead: bool) -> WebhookProgress | None:
+    """Count the event's end on its webhook; None for a job (it has no webhook)."""
+    if event.webhook_id is None:
+        return None
     row = conn.execute(
         """
         UPDATE webhook_log
@@ -194,7 +205,14 @@ def _close_on_webhook(conn: Conn, event: EventRecord, *, dead: bool) -> WebhookP
     return WebhookProgress(*row)
 
 
-def finish_event(conn: Conn, claim: Claim, status: str) -> WebhookProgress | None:
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A claimed event ended; ``webhook`` is its webhook's state after it (None for a job)."""
+
+    webhook: WebhookProgress | None
+
+
+def finish_event(conn: Conn, claim: Claim, status: str) -> Finished | None:
     """Mark the claimed event ``processed``/``ignored``; None if the claim was lost."""
     if status not in ("processed", "ignored"):
         raise ValueError(f"not a success status: {status}")
@@ -209,7 +227,7 @@ def finish_event(conn: Conn, claim: Claim, status: str) -> WebhookProgress | Non
     ).fetchone()
     if row is None:
         return None
-    return _close_on_webhook(conn, claim.event, dead=False)
+    return Finished(_close_on_webhook(conn, claim.event, dead=False))
 
 
 def schedule_retry(
@@ -243,7 +261,7 @@ def dead_letter_event(
     reason: str,
     error: str,
     token: uuid.UUID | None = None,
-) -> WebhookProgress | None:
+) -> Finished | None:
     """Move an open event to ``dead`` with one dead-letter row; None if it was not open.
 
     With ``token``, only the holder of that claim may do it.
@@ -278,7 +296,7 @@ def dead_letter_event(
             event.attempts,
         ),
     )
-    return _close_on_webhook(conn, event, dead=True)
+    return Finished(_close_on_webhook(conn, event, dead=True))
 
 
 def claim_due_events(conn: Conn, *, lease_seconds: int, limit: int) -> list[int]:
@@ -304,3 +322,32 @@ def claim_due_events(conn: Conn, *, lease_seconds: int, limit: int) -> list[int]
             {"lease": lease_seconds, "limit": limit},
         ).fetchall()
     ]
+
+
+INSERT_JOB = """
+INSERT INTO event (kind, job_key, field, value, due_at)
+VALUES ('job', %(key)s, %(field)s, %(value)s, now() + make_interval(secs => %(lease)s))
+ON CONFLICT (job_key) WHERE job_key IS NOT NULL DO NOTHING
+RETURNING id
+"""
+
+SELECT_JOB = "SELECT id FROM event WHERE job_key = %s"
+
+
+def insert_job(
+    conn: Conn, *, field: str, key: str, value: dict[str, Any], lease_seconds: int
+) -> tuple[int, bool]:
+    """A pending job (an event without webhook) for ``key``: its id, and whether it is new.
+
+    A job already recorded under ``key`` is left as it is, whatever its state: enqueueing a
+    job twice runs it once (a replay resets the existing row). The relay delivers it after
+    one lease if the caller's enqueue is lost.
+    """
+    row = conn.execute(
+        INSERT_JOB, {"key": key, "field": field, "value": Jsonb(value), "lease": lease_seconds}
+    ).fetchone()
+    if row is not None:
+        return int(row[0]), True
+    existing = conn.execute(SELECT_JOB, (key,)).fetchone()
+    assert existing is not None  # the conflict was on this key
+    return int(existing[0]), False

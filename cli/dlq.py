@@ -1,32 +1,40 @@
 """``wapipe dlq list|show|replay|purge``: the operator's dead-letter queue (SPEC §10, §16).
 
-Replay commits each dead letter's reset first and enqueues after: the reset row is due after
-one relay lease, so a broker that is down delays the work and never loses it.
+Listing, showing and replaying go through ``runtime.services.dead_letters``, the functions the
+API and the console call too. Replay commits each dead letter's reset (with an audit row
+naming the OS user) first and enqueues after: the reset row is due after one relay lease, so
+a broker that is down delays the work and never loses it.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
-
-import dramatiq
 
 from adapters import dead_letters
 from adapters.dead_letters import DeadLetter, ReplayResult, ReplayStatus
 from adapters.postgres import Conn, connect
-from adapters.queue import close_broker, enqueue_events, enqueue_webhooks
+from adapters.queue import close_broker
 from cli import arguments
 from cli.output import CommandError, print_fields, print_json, print_progress, print_table
 from domain.errors import DependencyUnavailable
 from runtime.bootstrap import build_broker
+from runtime.services import dead_letters as service
+from runtime.services.dead_letters import (
+    DeadLetterNotFound,
+    Pacer,
+    ReplayEnqueuer,
+    Sleep,
+)
 from runtime.settings import Settings
 
-DEFAULT_REPLAY_RATE = 50.0
+DEFAULT_REPLAY_RATE = service.DEFAULT_REPLAY_RATE
 #: Bulk replays report progress on stderr every this many dead letters (and at the end).
 PROGRESS_EVERY = 50
 PURGE_BATCH = 5_000
@@ -34,8 +42,8 @@ PURGE_BATCH = 5_000
 LIST_COLUMNS = ("id", "webhook_id", "event_id", "field", "reason", "error", "attempts", "dead_at")
 TABLE_COLUMNS = ("id", "dead_at", "webhook_id", "event_id", "field", "reason", "attempts", "error")
 HISTORY_COLUMNS = ("id", "dead_at", "replayed_at", "reason", "attempts", "error")
-
-Sleep = Callable[[float], None]
+#: Who an audit row names when nobody can be told apart (no user name on this machine).
+UNKNOWN_ACTOR = "unknown"
 
 
 def register(commands: Any) -> None:
@@ -115,6 +123,8 @@ def _summary(letter: DeadLetter) -> dict[str, Any]:
 
 
 def _target(letter: DeadLetter) -> str:
+    if letter.is_job:
+        return f"job {letter.event_id} ({letter.field})"
     if letter.event_id is None:
         return f"webhook {letter.webhook_id}"
     return f"event {letter.event_id} ({letter.field})"
@@ -122,7 +132,7 @@ def _target(letter: DeadLetter) -> str:
 
 def run_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     with _connect(_settings(environ)) as conn:
-        letters = dead_letters.list_open_dead_letters(
+        letters = service.list_dead_letters(
             conn, field=args.field, reason=args.reason, since=args.since, limit=args.limit
         )
     items = [_summary(letter) for letter in letters]
@@ -135,7 +145,7 @@ def run_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def run_show(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     with _connect(_settings(environ)) as conn:
-        detail = dead_letters.load_detail(conn, args.id)
+        detail = service.show_dead_letter(conn, args.id)
     if detail is None:
         raise CommandError(f"no dead letter with id {args.id}")
     letter = detail.dead_letter
@@ -168,7 +178,12 @@ def run_show(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         [
             ("id", letter.id),
             ("state", "open" if letter.is_open else f"replayed at {letter.replayed_at}"),
-            ("webhook", f"{letter.webhook_id} (received {letter.webhook_received_at})"),
+            (
+                "webhook",
+                "none (a job)"
+                if letter.is_job
+                else f"{letter.webhook_id} (received {letter.webhook_received_at})",
+            ),
             ("event", None if letter.event_id is None else f"{letter.event_id} ({letter.field})"),
             ("reason", letter.reason),
             ("attempts", letter.attempts),
@@ -182,41 +197,28 @@ def run_show(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print("\nchange value")
         print(json.dumps(detail.value, indent=2, ensure_ascii=False, sort_keys=True))
     print("\npayload (the raw body as received)")
-    print(payload if payload is not None else "(no longer in the log: retention removed it)")
+    if letter.is_job:
+        print("(none: a job carries its parameters in the value above)")
+    else:
+        print(payload if payload is not None else "(no longer in the log: retention removed it)")
     return 0
 
 
-@dataclass
-class _Enqueuer:
-    """Enqueues replayed rows on a broker built on first use; gives up after one failure."""
+def _actor() -> str:
+    """The operator, as the audit log names them: the OS user running the CLI."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment nor in the password file
+        return UNKNOWN_ACTOR
 
-    settings: Settings
-    broker: dramatiq.Broker | None = None
-    failure: str | None = None
-    enqueued: int = 0
 
-    def send(self, result: ReplayResult) -> None:
-        if self.failure is not None:
-            return
-        if self.broker is None:
-            self.broker = build_broker(self.settings)
-        try:
-            if result.event_id is not None:
-                self.enqueued += enqueue_events(self.broker, [result.event_id])
-            elif result.webhook_id is not None:
-                self.enqueued += enqueue_webhooks(self.broker, [result.webhook_id])
-        except DependencyUnavailable as error:
-            self.failure = str(error)
-            print(
-                f"wapipe dlq replay: the broker is unavailable ({error}); the replayed rows are"
-                f" due and the relay re-enqueues them within"
-                f" {self.settings.relay_lease_seconds} s",
-                file=sys.stderr,
-            )
-
-    def close(self) -> None:
-        if self.broker is not None:
-            close_broker(self.broker)
+def _broker_down(settings: Settings, error: DependencyUnavailable) -> None:
+    print(
+        f"wapipe dlq replay: the broker is unavailable ({error}); the replayed rows are"
+        f" due and the relay re-enqueues them within"
+        f" {settings.relay_lease_seconds} s",
+        file=sys.stderr,
+    )
 
 
 def run_replay(
@@ -233,22 +235,29 @@ def run_replay(
         letters = _select(conn, args)
         if args.dry_run:
             return _report_dry_run(letters, json_output=args.json)
-        enqueuer = _Enqueuer(settings)
+        enqueuer = ReplayEnqueuer(
+            partial(build_broker, settings), on_failure=partial(_broker_down, settings)
+        )
         try:
-            results = _replay_all(
-                conn, letters, settings, enqueuer, args, sleep=sleep, bulk=args.all
+            report = service.replay_dead_letters(
+                conn,
+                letters,
+                actor=_actor(),
+                lease_seconds=settings.relay_lease_seconds,
+                enqueuer=enqueuer,
+                pacer=Pacer(args.rate, sleep),
+                on_result=partial(_report_one, json_output=args.json, bulk=args.all),
             )
         finally:
-            enqueuer.close()
-    replayed = sum(1 for r in results if r.status is ReplayStatus.REPLAYED)
-    failed = [r for r in results if r.status is ReplayStatus.NOT_REPLAYABLE]
+            if enqueuer.used is not None:
+                close_broker(enqueuer.used)
+    failed = report.failed
     if args.json:
-        print_json({"replayed": replayed})
+        print_json({"replayed": report.replayed})
     else:
-        skipped = len(results) - replayed - len(failed)
         print(
-            f"replayed {replayed} dead letter(s), skipped {skipped}, failed {len(failed)};"
-            f" enqueued {enqueuer.enqueued}"
+            f"replayed {report.replayed} dead letter(s), skipped {report.skipped},"
+            f" failed {len(failed)}; enqueued {report.enqueued}"
         )
     if failed:
         raise CommandError(
@@ -259,16 +268,16 @@ def run_replay(
 
 def _select(conn: Conn, args: argparse.Namespace) -> list[DeadLetter]:
     """The dead letters to replay: the ids given (all must exist), or the matching open ones."""
-    if args.all:
-        return dead_letters.list_open_dead_letters(
-            conn, field=args.field, reason=args.reason, since=args.since, limit=0, oldest_first=True
+    try:
+        return service.select_dead_letters(
+            conn,
+            None if args.all else args.ids,
+            field=args.field,
+            reason=args.reason,
+            since=args.since,
         )
-    ids = list(dict.fromkeys(args.ids))
-    found = dead_letters.load_dead_letters(conn, ids)
-    missing = [str(i) for i in ids if i not in found]
-    if missing:
-        raise CommandError(f"no dead letter with id {', '.join(missing)}")
-    return [found[i] for i in ids]
+    except DeadLetterNotFound as error:
+        raise CommandError(str(error)) from None
 
 
 def _report_dry_run(letters: Sequence[DeadLetter], *, json_output: bool) -> int:
@@ -285,36 +294,23 @@ def _report_dry_run(letters: Sequence[DeadLetter], *, json_output: bool) -> int:
     return 0
 
 
-def _replay_all(
-    conn: Conn,
-    letters: Sequence[DeadLetter],
-    settings: Settings,
-    enqueuer: _Enqueuer,
-    args: argparse.Namespace,
+def _report_one(
+    letter: DeadLetter,
+    result: ReplayResult,
+    done: int,
+    total: int,
     *,
-    sleep: Sleep,
+    json_output: bool,
     bulk: bool,
-) -> list[ReplayResult]:
-    pause = 1.0 / args.rate if args.rate else 0.0
-    results: list[ReplayResult] = []
-    total = len(letters)
-    for done, letter in enumerate(letters, start=1):
-        result = dead_letters.replay_dead_letter(
-            conn, letter.id, lease_seconds=settings.relay_lease_seconds
-        )
-        results.append(result)
-        if result.status is ReplayStatus.REPLAYED:
-            enqueuer.send(result)
-            _say(f"replayed dead letter {letter.id}: {_target(letter)}", json_output=args.json)
-        elif result.status is ReplayStatus.ALREADY_REPLAYED:
-            _say(f"skipped dead letter {letter.id}: already replayed", json_output=args.json)
-        elif result.status is ReplayStatus.NOT_FOUND:
-            _say(f"skipped dead letter {letter.id}: purged meanwhile", json_output=args.json)
-        if bulk and (done % PROGRESS_EVERY == 0 or done == total):
-            print_progress("replayed", done, total)
-        if result.status is ReplayStatus.REPLAYED and pause and done < total:
-            sleep(pause)  # spreads a bulk replay so it does not flood the workers
-    return results
+) -> None:
+    if result.status is ReplayStatus.REPLAYED:
+        _say(f"replayed dead letter {letter.id}: {_target(letter)}", json_output=json_output)
+    elif result.status is ReplayStatus.ALREADY_REPLAYED:
+        _say(f"skipped dead letter {letter.id}: already replayed", json_output=json_output)
+    elif result.status is ReplayStatus.NOT_FOUND:
+        _say(f"skipped dead letter {letter.id}: purged meanwhile", json_output=json_output)
+    if bulk and (done % PROGRESS_EVERY == 0 or done == total):
+        print_progress("replayed", done, total)
 
 
 def _say(line: str, *, json_output: bool) -> None:

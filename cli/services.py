@@ -125,14 +125,17 @@ def run_scheduler(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def _dev_secrets(environ: dict[str, str]) -> Path | None:
-    """Give ``wapipe run`` an app secret and verify token when none is configured.
+    """Give ``wapipe run`` an app secret, a verify token and a token key when none is set.
 
     They are written once to ``.wapipe/dev.env`` (mode 0600) and reused; only the path is
     logged, never the values.
     """
-    if environ.get("WAPIPE_APP_SECRET") and environ.get("WAPIPE_VERIFY_TOKEN"):
+    wanted = ("WAPIPE_APP_SECRET", "WAPIPE_VERIFY_TOKEN", "WAPIPE_TOKEN_KEYS")
+    if all(environ.get(name) for name in wanted):
         return None
     import secrets
+
+    from domain.token_crypto import generate_key
 
     path = LOCAL_DIR / "dev.env"
     if not path.exists():
@@ -142,6 +145,11 @@ def _dev_secrets(environ: dict[str, str]) -> Path | None:
             f"WAPIPE_APP_SECRET={secrets.token_hex(16)}\n"
             f"WAPIPE_VERIFY_TOKEN={secrets.token_urlsafe(16)}\n"
         )
+    if "WAPIPE_TOKEN_KEYS=" not in path.read_text():
+        # Files written before tokens existed lack a key: add one, keep the rest.
+        kid, key = generate_key()
+        with path.open("a") as file:
+            file.write(f"WAPIPE_TOKEN_KEYS={kid}:{key}\n")
     for line in path.read_text().splitlines():
         name, _, value = line.partition("=")
         if name and value and not environ.get(name):

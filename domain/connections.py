@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from domain.attribution import attach_waba_traffic
 from domain.commands import AccountEvent
+from domain.errors import ConnectionNotFound, WabaClaimedElsewhere
 from domain.ports import Connection, HistoryEntry, StateReport, UnitOfWork
 
 ACTIVE = "active"
@@ -198,3 +200,104 @@ def _outcome(cmd: AccountEvent, connection: Connection | None, *, changed: bool)
         orphan=connection is not None and connection.organization_id is None,
         status_changed=changed,
     )
+
+
+def attach_organization(
+    uow: UnitOfWork,
+    *,
+    waba_id: str,
+    organization_id: str,
+    owner_business_id: str | None,
+    at: datetime,
+    source: str,
+) -> Connection:
+    """Give the WABA's connection to ``organization_id`` (an onboarding session said so, or
+    an operator claimed the orphan); create it if no webhook did yet.
+
+    Converges with PARTNER_ADDED in either order: the row is locked, an orphan is attached,
+    and the traffic stored while it was an orphan becomes the organization's.
+
+    Raises:
+        WabaClaimedElsewhere: the WABA already belongs to another organization.
+    """
+    current = uow.connections.get_for_update(waba_id)
+    if current is None:
+        created = Connection(
+            waba_id=waba_id,
+            organization_id=organization_id,
+            owner_business_id=owner_business_id,
+            status=ACTIVE,
+            status_reason=None,
+            status_at=at,
+            status_source=source,
+        )
+        if uow.connections.insert(created):
+            attach_waba_traffic(uow, waba_id, organization_id)
+            return created
+        current = uow.connections.get_for_update(waba_id)
+        if current is None:  # pragma: no cover - insert lost the race, so the row exists
+            raise RuntimeError(f"connection {waba_id} vanished while locked")
+    if current.organization_id not in (None, organization_id):
+        raise WabaClaimedElsewhere(f"WABA {waba_id} belongs to another organization")
+    updated = current
+    if current.organization_id is None:
+        updated = replace(updated, organization_id=organization_id)
+        if updated.status == ORPHAN:
+            updated = replace(updated, status=ACTIVE)
+        attach_waba_traffic(uow, waba_id, organization_id)
+    if updated.owner_business_id is None and owner_business_id is not None:
+        updated = replace(updated, owner_business_id=owner_business_id)
+    if updated != current:
+        uow.connections.update(updated)
+    return updated
+
+
+def claim_orphan(
+    uow: UnitOfWork, *, waba_id: str, organization_id: str, actor: str, at: datetime
+) -> Connection:
+    """An operator attaches an orphan WABA to an organization; the audit log says who.
+
+    Raises:
+        ConnectionNotFound: no connection for that WABA.
+        WabaClaimedElsewhere: it is not an orphan (it has an organization already).
+    """
+    current = uow.connections.get_for_update(waba_id)
+    if current is None:
+        raise ConnectionNotFound(f"no connection for WABA {waba_id}")
+    if current.organization_id is not None:
+        raise WabaClaimedElsewhere(f"WABA {waba_id} is not an orphan")
+    connection = attach_organization(
+        uow,
+        waba_id=waba_id,
+        organization_id=organization_id,
+        owner_business_id=None,
+        at=at,
+        source=f"claim:{actor}",
+    )
+    uow.audit.record(
+        actor=actor,
+        action="orphan.claim",
+        subject=f"connection:{waba_id}",
+        details={"organization_id": organization_id},
+    )
+    return connection
+
+
+def require_reconnect(uow: UnitOfWork, waba_id: str, reason: str | None) -> None:
+    """Flag (or, with ``None``, clear) that the customer must onboard again, and why."""
+    current = uow.connections.get_for_update(waba_id)
+    if current is not None and current.reconnect_reason != reason:
+        uow.connections.update(replace(current, reconnect_reason=reason))
+
+
+def await_phone_selection(uow: UnitOfWork, waba_id: str) -> None:
+    """The WABA has several numbers: the SaaS must choose one (SPEC §7.4)."""
+    current = uow.connections.get_for_update(waba_id)
+    if current is not None and current.status == ACTIVE:
+        uow.connections.update(replace(current, status=AWAITING_PHONE_SELECTION))
+
+
+def phone_selected(uow: UnitOfWork, waba_id: str) -> None:
+    current = uow.connections.get_for_update(waba_id)
+    if current is not None and current.status == AWAITING_PHONE_SELECTION:
+        uow.connections.update(replace(current, status=ACTIVE))

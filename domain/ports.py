@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from domain.commands import CustomerRef, Direction, MessageContent, Origin
+from domain.graph import AccessToken
+from domain.token_health import TokenHealth
 
 #: (Meta's time, source): the order in which "later wins" rules compare two reports.
 AsOf = tuple[datetime, str]
@@ -28,6 +30,8 @@ class Connection:
     status_reason: str | None
     status_at: datetime
     status_source: str
+    #: Why the customer must go through Embedded Signup again (token scopes, expiry…).
+    reconnect_reason: str | None = None
 
     @property
     def status_as_of(self) -> AsOf:
@@ -40,6 +44,24 @@ class PhoneNumber:
     waba_id: str
     display_phone_number: str | None
     status: str
+    #: Also on the WhatsApp Business app: synced, never registered (Graph's word on it).
+    coexistence: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Onboarding:
+    """An Embedded Signup session started by the SaaS (SPEC §7)."""
+
+    tracking_code: str
+    organization_id: str
+    status: str
+    waba_id: str | None
+    business_id: str | None
+    phone_number_id: str | None
+    signup_event: str | None
+    #: The last step its completion job finished (it resumes after it); None: none yet.
+    step: str | None
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +167,17 @@ class OnboardingRepo(Protocol):
     def organization_for_waba(self, waba_id: str) -> str | None:
         """The organization whose onboarding session reported this WABA, if one did."""
 
+    def get_for_update(self, tracking_code: str) -> Onboarding | None:
+        """The onboarding, locked until the unit of work ends."""
+
+    def set_step(self, tracking_code: str, step: str, *, error: str | None = None) -> None:
+        """Record the last step its completion job finished (and why it stopped, if so)."""
+
+    def complete(self, tracking_code: str, at: datetime) -> None: ...
+
+    def signup_event_for_waba(self, waba_id: str) -> str | None:
+        """The Embedded Signup ``event`` the latest session of this WABA reported."""
+
 
 class PhoneNumberRepo(Protocol):
     def get(self, phone_number_id: str) -> PhoneNumber | None: ...
@@ -154,6 +187,16 @@ class PhoneNumberRepo(Protocol):
 
     def note_inbound(self, phone_number_id: str, at: datetime) -> None:
         """Move the number's last inbound time forward to ``at`` (never back)."""
+
+    def save(self, phone: PhoneNumber) -> None:
+        """Insert or update the number as Graph lists it (display number, status)."""
+
+    def list_for_waba(self, waba_id: str) -> list[PhoneNumber]: ...
+
+    def activation_step(self, phone_number_id: str) -> str | None:
+        """The last activation step done for the number (registered, synced…), if any."""
+
+    def set_activation_step(self, phone_number_id: str, step: str) -> None: ...
 
 
 class CustomerRepo(Protocol):
@@ -197,6 +240,25 @@ class CoexistenceRepo(Protocol):
         """Record one history chunk; False if its ``source`` was already recorded."""
 
 
+class TokenRepo(Protocol):
+    def load(self, waba_id: str) -> AccessToken:
+        """The WABA's business token, decrypted.
+
+        Raises:
+            TokenUndecryptable: unknown key id, tampered, or another row's ciphertext (the
+                row is marked ``undecryptable``).
+            LookupError: no token is stored for the WABA.
+        """
+
+    def record_health(self, waba_id: str, health: TokenHealth, checked_at: datetime) -> None:
+        """Record the token's health as of ``checked_at``."""
+
+
+class AuditRepo(Protocol):
+    def record(self, *, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None:
+        """Append one row to the audit log (who, what, on what; the time is the database's)."""
+
+
 class UnitOfWork(Protocol):
     """The repositories of one atomic change: everything commits together or not at all
     (with the event's status, in the worker)."""
@@ -217,6 +279,10 @@ class UnitOfWork(Protocol):
     def accounts(self) -> AccountRepo: ...
     @property
     def coexistence(self) -> CoexistenceRepo: ...
+    @property
+    def tokens(self) -> TokenRepo: ...
+    @property
+    def audit(self) -> AuditRepo: ...
 
 
 class Clock(Protocol):

@@ -27,7 +27,8 @@ DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 TABLES = (
     "webhook_log", "webhook_digest", "event", "dead_letter", "connection", "onboarding",
     "phone_number", "customer", "message", "message_status", "account_history",
-    "account_state", "business_contact", "history_chunk", "api_key",
+    "account_state", "business_contact", "history_chunk", "api_key", "audit_log",
+    "business_token", "webhook_archive",
 )  # fmt: skip
 
 

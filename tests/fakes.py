@@ -6,11 +6,21 @@ ids replaced by natural keys), so tests can compare two histories of events.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from domain.commands import CustomerRef, MessageContent
+from domain.errors import TokenUndecryptable
+from domain.graph import (
+    REQUIRED_SCOPES,
+    AccessToken,
+    GraphPhoneNumber,
+    SyncType,
+    TokenInfo,
+)
 from domain.messages import ORIGIN_PRECEDENCE
 from domain.ports import (
     AsOf,
@@ -19,11 +29,13 @@ from domain.ports import (
     Connection,
     CurrentStatus,
     HistoryEntry,
+    Onboarding,
     PhoneNumber,
     StateReport,
     StoredMessage,
     StoredStatus,
 )
+from domain.token_health import TokenHealth
 
 
 class FakeConnectionRepo:
@@ -57,18 +69,41 @@ class FakeOnboardingRepo:
     def __init__(self) -> None:
         self.by_code: dict[str, str] = {}
         self.by_waba: dict[str, str] = {}
+        self.rows: dict[str, Onboarding] = {}
+        self.errors: dict[str, str | None] = {}
+        self.completed_at: dict[str, datetime] = {}
 
     def organization_for_tracking_code(self, tracking_code: str) -> str | None:
-        return self.by_code.get(tracking_code)
+        row = self.rows.get(tracking_code)
+        return row.organization_id if row else self.by_code.get(tracking_code)
 
     def organization_for_waba(self, waba_id: str) -> str | None:
+        for row in self.rows.values():
+            if row.waba_id == waba_id and row.status in ("session_received", "completed"):
+                return row.organization_id
         return self.by_waba.get(waba_id)
+
+    def get_for_update(self, tracking_code: str) -> Onboarding | None:
+        return self.rows.get(tracking_code)
+
+    def set_step(self, tracking_code: str, step: str, *, error: str | None = None) -> None:
+        self.rows[tracking_code] = replace(self.rows[tracking_code], step=step)
+        self.errors[tracking_code] = error
+
+    def complete(self, tracking_code: str, at: datetime) -> None:
+        self.rows[tracking_code] = replace(self.rows[tracking_code], status="completed")
+        self.completed_at[tracking_code] = at
+
+    def signup_event_for_waba(self, waba_id: str) -> str | None:
+        events = [r.signup_event for r in self.rows.values() if r.waba_id == waba_id]
+        return events[-1] if events else None
 
 
 @dataclass
 class _Phone:
     phone: PhoneNumber
     last_inbound_at: datetime | None = None
+    activation_step: str | None = None
 
 
 class FakePhoneNumberRepo:
@@ -86,6 +121,27 @@ class FakePhoneNumberRepo:
         row = self.rows.get(phone_number_id)
         if row is not None and (row.last_inbound_at is None or at > row.last_inbound_at):
             row.last_inbound_at = at
+
+    def save(self, phone: PhoneNumber) -> None:
+        row = self.rows.get(phone.phone_number_id)
+        if row is None:
+            self.rows[phone.phone_number_id] = _Phone(phone)
+            return
+        display = phone.display_phone_number or row.phone.display_phone_number
+        row.phone = replace(phone, display_phone_number=display)
+
+    def list_for_waba(self, waba_id: str) -> list[PhoneNumber]:
+        return sorted(
+            (row.phone for row in self.rows.values() if row.phone.waba_id == waba_id),
+            key=lambda phone: phone.phone_number_id,
+        )
+
+    def activation_step(self, phone_number_id: str) -> str | None:
+        row = self.rows.get(phone_number_id)
+        return row.activation_step if row else None
+
+    def set_activation_step(self, phone_number_id: str, step: str) -> None:
+        self.rows[phone_number_id].activation_step = step
 
 
 @dataclass
@@ -227,6 +283,35 @@ class FakeCoexistenceRepo:
         return True
 
 
+class FakeTokenRepo:
+    """Tokens by WABA; a WABA in ``undecryptable`` fails as a tampered ciphertext would."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, AccessToken] = {}
+        self.undecryptable: set[str] = set()
+        self.health: dict[str, TokenHealth] = {}
+
+    def load(self, waba_id: str) -> AccessToken:
+        if waba_id in self.undecryptable:
+            raise TokenUndecryptable(f"token of WABA {waba_id}: key id unknown")
+        if waba_id not in self.tokens:
+            raise LookupError(f"no token for WABA {waba_id}")
+        return self.tokens[waba_id]
+
+    def record_health(self, waba_id: str, health: TokenHealth, checked_at: datetime) -> None:
+        self.health[waba_id] = health
+
+
+class FakeAuditRepo:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def record(self, *, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None:
+        self.rows.append(
+            {"actor": actor, "action": action, "subject": subject, "details": dict(details)}
+        )
+
+
 @dataclass
 class FakeUnitOfWork:
     connections: FakeConnectionRepo = field(default_factory=FakeConnectionRepo)
@@ -237,6 +322,8 @@ class FakeUnitOfWork:
     statuses: FakeStatusRepo = field(default_factory=FakeStatusRepo)
     accounts: FakeAccountRepo = field(default_factory=FakeAccountRepo)
     coexistence: FakeCoexistenceRepo = field(default_factory=FakeCoexistenceRepo)
+    tokens: FakeTokenRepo = field(default_factory=FakeTokenRepo)
+    audit: FakeAuditRepo = field(default_factory=FakeAuditRepo)
 
     def connect(
         self, waba_id: str, organization_id: str | None, *, owner_business_id: str | None = None
@@ -279,9 +366,68 @@ class FakeUnitOfWork:
         }
 
 
+def transaction_of(uow: FakeUnitOfWork) -> Any:
+    """``job.transaction`` over a fake: every transaction sees the same in-memory state."""
+
+    @contextmanager
+    def transaction() -> Iterator[FakeUnitOfWork]:
+        yield uow
+
+    return transaction
+
+
 class FrozenClock:
     def __init__(self, now: datetime) -> None:
         self.current = now
 
     def now(self) -> datetime:
         return self.current
+
+
+class FakeGraphApi:
+    """An in-memory ``GraphApi``: phones per WABA, one ``TokenInfo`` for every token, the
+    calls it got, and failures queued per operation (``fail_next``)."""
+
+    def __init__(self, token_info: TokenInfo | None = None) -> None:
+        self.token_info = token_info or TokenInfo(
+            is_valid=True, expires_at=None, scopes=REQUIRED_SCOPES
+        )
+        self.phones: dict[str, list[GraphPhoneNumber]] = {}
+        self.calls: list[tuple[str, ...]] = []
+        self._failures: dict[str, list[Exception]] = {}
+
+    def fail_next(self, operation: str, *errors: Exception) -> None:
+        self._failures.setdefault(operation, []).extend(errors)
+
+    def _call(self, operation: str, *args: str) -> None:
+        queued = self._failures.get(operation)
+        if queued:
+            raise queued.pop(0)
+        self.calls.append((operation, *args))
+
+    def called(self, operation: str) -> list[tuple[str, ...]]:
+        return [call for call in self.calls if call[0] == operation]
+
+    def exchange_code(self, code: str) -> AccessToken:
+        self._call("exchange_code", code)
+        return AccessToken(f"token-for-{code}")
+
+    def debug_token(self, token: AccessToken) -> TokenInfo:
+        self._call("debug_token")
+        return self.token_info
+
+    def subscribe_app(self, waba_id: str, token: AccessToken) -> None:
+        self._call("subscribe_app", waba_id)
+
+    def list_phone_numbers(self, waba_id: str, token: AccessToken) -> list[GraphPhoneNumber]:
+        self._call("list_phone_numbers", waba_id)
+        return list(self.phones.get(waba_id, []))
+
+    def register_phone(self, phone_number_id: str, token: AccessToken, pin: str) -> None:
+        self._call("register_phone", phone_number_id, pin)
+
+    def request_sync(
+        self, phone_number_id: str, token: AccessToken, sync_type: SyncType
+    ) -> str | None:
+        self._call("request_sync", phone_number_id, sync_type)
+        return f"req-{phone_number_id}-{sync_type}"

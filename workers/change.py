@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -70,6 +71,25 @@ class Change:
 
 
 Handler = Callable[[Change, UnitOfWork], Outcome]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What a job handler gets: a job that came from no webhook (onboarding completion, token
+    checks), run outside any transaction so it may call Graph without holding a lock.
+
+    ``transaction()`` opens a short transaction of its own: a job calls Graph first and records
+    what it learnt after, step by step and idempotently, so a retry resumes where it stopped.
+    """
+
+    event_id: int
+    field: str
+    params: Mapping[str, Any]
+    attempts: int
+    transaction: Callable[[], AbstractContextManager[UnitOfWork]]
+
+
+JobHandler = Callable[[Job], Outcome]
 
 
 def parse_value(model: type[ModelT], change: Change) -> ModelT:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -28,11 +29,13 @@ from domain.errors import (
     TransientError,
     UnparseablePayload,
 )
+from domain.ports import UnitOfWork
+from domain.token_crypto import TokenCipher
 from domain.webhooks import ChangeRef, ParsedEntry, list_changes
 from runtime.bootstrap import WorkerDeps
 from runtime.metrics import worker as metrics
 from schemas.envelope import WebhookEnvelope
-from workers.change import Change
+from workers.change import Change, Job
 from workers.handlers import HandlerRegistry
 from workers.isolation import PROCESS_GATE, IsolationGate
 
@@ -74,6 +77,9 @@ def parse_changes(body: bytes) -> list[ChangeRef]:
 
 
 def change_of(event: event_rows.EventRecord) -> Change:
+    # A change always has its entry and webhook (the table's check constraint says so).
+    assert event.entry_id is not None
+    assert event.webhook_received_at is not None
     return Change(
         event_id=event.id,
         field=event.field,
@@ -216,16 +222,24 @@ def _claim(
 def _run_claimed(
     deps: WorkerDeps, registry: HandlerRegistry, conn: Conn, claim: event_rows.Claim, field: str
 ) -> AttemptResult:
-    """Step 2: the handler and the outcome in one transaction; step 3 on failure."""
+    """Step 2: the handler and the outcome in one transaction; step 3 on failure.
+
+    A job runs before that transaction, outside any: it may call Graph, which must never
+    happen while the event's row is locked; it records its own steps as it goes.
+    """
     event = claim.event
     try:
+        if event.is_job:
+            with classify_db_errors():
+                outcome = registry.run_job(job_of(event, conn, deps.cipher))
         with conn.transaction():
             if not event_rows.lock_claim(conn, claim):
                 raise ClaimLost(f"event {event.id} was claimed by another worker")
-            with classify_db_errors():
-                outcome = registry.dispatch(change_of(event), PgUnitOfWork(conn))
-            progress = event_rows.finish_event(conn, claim, outcome.value)
-            if progress is None:
+            if not event.is_job:
+                with classify_db_errors():
+                    outcome = registry.dispatch(change_of(event), PgUnitOfWork(conn, deps.cipher))
+            finished = event_rows.finish_event(conn, claim, outcome.value)
+            if finished is None:
                 raise ClaimLost(f"event {event.id} was claimed by another worker")
     except ClaimLost:
         return AttemptResult(Attempt.SKIPPED)
@@ -245,10 +259,26 @@ def _run_claimed(
             raise DependencyUnavailable("postgres: connection lost mid-attempt") from error
         return _after_failure(deps, conn, claim, field, error)
     metrics.EVENTS.labels(field, outcome.value).inc()
-    if progress.events_open == 0:
+    progress = finished.webhook
+    if progress is not None and progress.events_open == 0:
         lag = datetime.now(UTC) - progress.received_at
         metrics.WEBHOOK_LAG.observe(max(lag.total_seconds(), 0.0))
     return AttemptResult(Attempt.DONE)
+
+
+def job_of(event: event_rows.EventRecord, conn: Conn, cipher: TokenCipher | None) -> Job:
+    @contextmanager
+    def transaction() -> Iterator[UnitOfWork]:
+        with conn.transaction():
+            yield PgUnitOfWork(conn, cipher)
+
+    return Job(
+        event_id=event.id,
+        field=event.field,
+        params=event.value,
+        attempts=event.attempts,
+        transaction=transaction,
+    )
 
 
 def _after_failure(

@@ -41,5 +41,9 @@ KNOWN_FIELDS = frozenset(
         "template_category_update",
         "user_preferences",
         "business_username_update",
+        # Jobs that come from no webhook (their ``field`` names the job).
+        "onboarding_completion",
+        "phone_activation",
+        "token_check",
     }
 )
