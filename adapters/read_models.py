@@ -1,4 +1,6 @@
-"""What the API reads: an organization's connections, messages and message statuses.
+"""What the API reads asynchronously: an organization's messages and message statuses.
+
+(Connections are read by ``adapters.connection_views``, shared with the service functions.)
 
 Read-only queries over the state the workers write (``0005_state.sql``), on the API's own
 async pool. Every query is scoped by organization in SQL, so a row of another organization is
@@ -12,16 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from adapters.postgres import AsyncConn
-
-# Oldest first: a connection onboarded later is listed after the ones the SaaS already knows.
-_CONNECTIONS = """
-SELECT c.waba_id, c.owner_business_id, c.status,
-       p.phone_number_id, p.display_phone_number, p.status
-  FROM connection c
-  LEFT JOIN phone_number p ON p.waba_id = c.waba_id
- WHERE c.organization_id = %(organization_id)s
- ORDER BY c.detected_at, c.waba_id, p.phone_number_id
-"""
 
 _MESSAGE_COLUMNS = """
 SELECT m.id, m.wamid, m.direction, m.type, m.phone_number_id, m.sent_at, m.text, m.status,
@@ -47,21 +39,6 @@ SELECT status, occurred_at, errors
  WHERE wamid = %(wamid)s
  ORDER BY occurred_at, status
 """
-
-
-@dataclass(frozen=True, slots=True)
-class PhoneNumberView:
-    phone_number_id: str
-    display_phone_number: str | None
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionView:
-    waba_id: str
-    owner_business_id: str | None
-    status: str
-    phone_numbers: tuple[PhoneNumberView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,22 +69,6 @@ class StatusView:
     status: str
     occurred_at: datetime
     errors: list[Any]
-
-
-async def list_connections(conn: AsyncConn, organization_id: str) -> list[ConnectionView]:
-    cursor = await conn.execute(_CONNECTIONS, {"organization_id": organization_id})
-    rows = await cursor.fetchall()
-    phones: dict[str, list[PhoneNumberView]] = {}
-    heads: dict[str, tuple[str | None, str]] = {}
-    for waba_id, owner, status, phone_id, display, phone_status in rows:
-        heads.setdefault(waba_id, (owner, status))
-        numbers = phones.setdefault(waba_id, [])
-        if phone_id is not None:  # LEFT JOIN: a connection with no number yet
-            numbers.append(PhoneNumberView(phone_id, display, phone_status))
-    return [
-        ConnectionView(waba_id, owner, status, tuple(phones[waba_id]))
-        for waba_id, (owner, status) in heads.items()
-    ]
 
 
 def _message(row: Any) -> MessageView:

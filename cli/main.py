@@ -10,12 +10,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from cli import apikeys, dlq, services, webhooks
+from cli import apikeys, dlq, keys, orphans, services, tokens, webhooks
 from cli.output import CommandError
 from domain.errors import PipelineError
 from runtime.settings import SettingsError
 
-VERB_GROUPS = (services, webhooks, dlq, apikeys)
+VERB_GROUPS = (services, webhooks, dlq, apikeys, keys, tokens, orphans)
 
 
 def build_parser() -> argparse.ArgumentParser:

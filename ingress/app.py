@@ -11,9 +11,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
+from adapters.onboarding_cache import OnboardingCache
 from adapters.queue import enqueue_webhooks
 from ingress.access_log import AccessLogMiddleware
 from ingress.api.app import API_PREFIX, create_api
+from ingress.api.context import ApiContext
 from ingress.endpoints import receive_webhook, verify_webhook_subscription
 from ingress.health import healthz, metrics_endpoint, probe_dependencies, readyz
 from ingress.ingest import BrokerGate, IngestPipeline
@@ -26,11 +28,30 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/whatsapp"
 
 
+def api_context(deps: IngressDeps) -> ApiContext:
+    """What the API's endpoints work with: its pools, the broker, the onboarding cache, the
+    code exchange and the token cipher."""
+    cache = None
+    if deps.redis is not None:
+        cache = OnboardingCache(deps.redis, namespace=deps.settings.namespace)
+    return ApiContext(
+        pool=deps.api_pool,
+        db=deps.service_pool,
+        broker=deps.broker,
+        onboarding_cache=cache,
+        code_exchange=deps.code_exchange,
+        cipher=deps.cipher,
+        settings=deps.settings,
+    )
+
+
 def create_app(deps: IngressDeps) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await deps.pool.open(wait=False)
         await deps.api_pool.open(wait=False)
+        if deps.service_pool is not None:
+            deps.service_pool.open(wait=False)
         gate = BrokerGate(partial(enqueue_webhooks, deps.broker))
         pipeline = IngestPipeline(
             deps.pool, gate, relay_lease_seconds=deps.settings.relay_lease_seconds
@@ -58,7 +79,7 @@ def create_app(deps: IngressDeps) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
-        # Its own middleware (API keys) and its own pool: the webhook routes stay outside both.
-        Mount(API_PREFIX, app=create_api(deps.api_pool)),
+        # Its own middleware (API keys) and its own pools: the webhook routes stay outside both.
+        Mount(API_PREFIX, app=create_api(api_context(deps))),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLogMiddleware)])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationBackend
 from starlette.exceptions import HTTPException
@@ -17,8 +16,8 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.postgres import AsyncConn
 from ingress.api.auth import ApiKeyBackend, answer_authentication_error
+from ingress.api.context import ApiContext
 from ingress.api.errors import ApiError, MethodNotAllowed, NotFound
 from ingress.api.routes import ROUTES
 from ingress.api.routing import ApiRoute, build_routes
@@ -41,13 +40,11 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 def build_api(
-    table: Sequence[ApiRoute],
-    pool: AsyncConnectionPool[AsyncConn],
-    backend: AuthenticationBackend,
+    table: Sequence[ApiRoute], context: ApiContext, backend: AuthenticationBackend
 ) -> Starlette:
     """The API of ``table``; tests pass their own table and backend."""
     return Starlette(
-        routes=build_routes(table, pool),
+        routes=build_routes(table, context),
         middleware=[
             Middleware(
                 AuthenticationMiddleware, backend=backend, on_error=answer_authentication_error
@@ -61,6 +58,6 @@ def build_api(
     )
 
 
-def create_api(pool: AsyncConnectionPool[AsyncConn]) -> Starlette:
-    """The production API; ``pool`` is the API's own (``IngressDeps.api_pool``)."""
-    return build_api(ROUTES, pool, ApiKeyBackend(pool))
+def create_api(context: ApiContext) -> Starlette:
+    """The production API over ``context`` (built from ``IngressDeps`` by ``ingress.app``)."""
+    return build_api(ROUTES, context, ApiKeyBackend(context.pool))

@@ -60,6 +60,25 @@ def principal_of(user: object) -> ApiPrincipal | None:
     return user.principal if isinstance(user, ApiUser) else None
 
 
+def acting_for(principal: ApiPrincipal | None) -> str | None:
+    """The organization a key acts for; None for an admin key (every organization).
+
+    Raises:
+        RuntimeError: no principal (a route with security ``none`` must not ask).
+    """
+    if principal is None:
+        raise RuntimeError("an anonymous call acts for nobody")
+    return None if principal.is_admin else principal.organization_id
+
+
+def actor_of(principal: ApiPrincipal | None) -> str:
+    """Who an audit row names for this key: its id and, when it has one, its name."""
+    if principal is None:
+        raise RuntimeError("an anonymous call is nobody's action")
+    name = f" ({principal.name})" if principal.name else ""
+    return f"api_key:{principal.key_id}{name}"
+
+
 def unauthorized(reason: str) -> Unauthorized:
     """A 401, counted by reason where it is decided."""
     metrics.API_AUTH_FAILURES.labels(reason).inc()

@@ -5,8 +5,14 @@
     ├── Forbidden          403 a valid key without the scope (an organization key on /admin)
     ├── NotFound           404 no such resource, or another organization's (the same answer)
     ├── MethodNotAllowed   405
+    ├── Conflict           409 the resource's state refuses the request (``detail`` says why)
+    ├── Gone               410 ``expired``: the onboarding's tracking code is past its lifetime
     ├── InvalidRequest     422 parameters or body failed validation; ``detail`` lists fields
-    └── Unavailable        503 Postgres did not answer; retry later
+    ├── TooManyRequests    429 ``rate_limited`` (admin replays), with ``Retry-After``
+    ├── CodeExchangeFailed 502 ``code_exchange_failed``: Meta refused the code; Meta's message
+    ├── Unavailable        503 Postgres did not answer; retry later
+    ├── GraphUnavailable   503 ``graph_unavailable``: Graph timed out, failed or throttled us
+    └── NotConfigured      503 ``not_configured``: the settings this route needs are missing
 
 The detail never echoes a presented key or any other secret.
 """
@@ -126,3 +132,41 @@ class Unavailable(ApiError):
 
     def __init__(self) -> None:
         super().__init__("storage unavailable", headers={"Retry-After": "5"})
+
+
+class Conflict(ApiError):
+    status = 409
+    error = "conflict"
+
+
+class Gone(ApiError):
+    status = 410
+    error = "expired"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    error = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class CodeExchangeFailed(ApiError):
+    """Meta refused the code (used, expired, not this app's): ``detail`` is Meta's message."""
+
+    status = 502
+    error = "code_exchange_failed"
+
+
+class GraphUnavailable(ApiError):
+    status = 503
+    error = "graph_unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 2) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class NotConfigured(ApiError):
+    status = 503
+    error = "not_configured"

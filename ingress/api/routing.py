@@ -34,6 +34,7 @@ from adapters.api_keys import ApiPrincipal
 from adapters.postgres import AsyncConn, translate_db_errors
 from domain.errors import DependencyUnavailable
 from ingress.api.auth import RequireAdmin, principal_of, unauthorized
+from ingress.api.context import ApiContext
 from ingress.api.errors import (
     ApiError,
     FieldError,
@@ -63,12 +64,17 @@ class NoParams(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class ApiCall(Generic[ParamsT, BodyT]):
-    """What an endpoint receives: the caller, its validated input, and the API's pool."""
+    """What an endpoint receives: the caller, its validated input, and the API's context."""
 
     principal: ApiPrincipal | None  # None only on routes whose security is "none"
     params: ParamsT
     body: BodyT
-    pool: AsyncConnectionPool[AsyncConn]
+    context: ApiContext
+
+    @property
+    def pool(self) -> AsyncConnectionPool[AsyncConn]:
+        """The API's async pool, for plain reads."""
+        return self.context.pool
 
 
 Endpoint = Callable[[ApiCall[Any, Any]], Awaitable[BaseModel]]
@@ -167,12 +173,10 @@ async def _body(route: ApiRoute, request: Request) -> BaseModel | None:
         raise InvalidRequest(field_errors(error, where="body")) from None
 
 
-async def _answer(
-    route: ApiRoute, pool: AsyncConnectionPool[AsyncConn], request: Request
-) -> Response:
+async def _answer(route: ApiRoute, context: ApiContext, request: Request) -> Response:
     try:
         principal = _authorize(route, request)
-        call = ApiCall(principal, _params(route, request), await _body(route, request), pool)
+        call = ApiCall(principal, _params(route, request), await _body(route, request), context)
         with translate_db_errors():
             result = await route.endpoint(call)
     except ApiError as error:
@@ -185,11 +189,9 @@ async def _answer(
     return JSONResponse(result.model_dump(mode="json"), status_code=route.status)
 
 
-def _handler(
-    route: ApiRoute, pool: AsyncConnectionPool[AsyncConn]
-) -> Callable[[Request], Awaitable[Response]]:
+def _handler(route: ApiRoute, context: ApiContext) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
-        response = await _answer(route, pool, request)
+        response = await _answer(route, context, request)
         metrics.API_RESPONSES.labels(route.name, str(response.status_code)).inc()
         return response
 
@@ -197,13 +199,11 @@ def _handler(
     return handle
 
 
-def _route(route: ApiRoute, pool: AsyncConnectionPool[AsyncConn], path: str) -> Route:
-    return Route(path, _handler(route, pool), methods=[route.method], name=route.name)
+def _route(route: ApiRoute, context: ApiContext, path: str) -> Route:
+    return Route(path, _handler(route, context), methods=[route.method], name=route.name)
 
 
-def build_routes(
-    table: Sequence[ApiRoute], pool: AsyncConnectionPool[AsyncConn]
-) -> list[BaseRoute]:
+def build_routes(table: Sequence[ApiRoute], context: ApiContext) -> list[BaseRoute]:
     """The Starlette routes of ``table``; the admin ones under a ``RequireAdmin`` mount.
 
     Raises:
@@ -211,10 +211,10 @@ def build_routes(
     """
     check_table(table)
     routes: list[BaseRoute] = [
-        _route(route, pool, route.path) for route in table if route.security != "admin"
+        _route(route, context, route.path) for route in table if route.security != "admin"
     ]
     admin: list[BaseRoute] = [
-        _route(route, pool, route.path.removeprefix(ADMIN_PREFIX))
+        _route(route, context, route.path.removeprefix(ADMIN_PREFIX))
         for route in table
         if route.security == "admin"
     ]

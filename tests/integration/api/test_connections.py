@@ -42,6 +42,7 @@ async def test_an_organization_sees_its_connections_with_their_numbers(
             "status": "active",
             "token_status": "unchecked",
             "reconnect_required": False,
+            "reconnect_reason": None,
             "phone_numbers": [
                 {
                     "phone_number_id": "pn-11",
@@ -56,6 +57,7 @@ async def test_an_organization_sees_its_connections_with_their_numbers(
             "status": "awaiting_phone_selection",
             "token_status": "unchecked",
             "reconnect_required": False,
+            "reconnect_reason": None,
             "phone_numbers": [
                 {"phone_number_id": "pn-21", "display_phone_number": None, "status": "connected"},
                 {
@@ -127,3 +129,54 @@ async def test_an_unknown_query_parameter_is_an_invalid_request(
             "type": "extra_forbidden",
         }
     ]
+
+
+def add_token_row(db: psycopg.Connection[Any], waba_id: str, status: str) -> None:
+    """A stored token as a health check left it (the ciphertext is never read here)."""
+    db.execute(
+        "INSERT INTO business_token (waba_id, ciphertext, key_id, status)"
+        " VALUES (%s, 'v1.k1.bm9uY2U.c2VhbGVk', 'k1', %s)",
+        (waba_id, status),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "reconnect"),
+    [
+        ("valid", False),
+        ("expiring_soon", False),
+        ("critical", True),
+        ("invalid", True),
+        ("undecryptable", True),
+    ],
+)
+async def test_token_status_comes_from_the_stored_token_and_bad_ones_require_a_reconnect(
+    api: httpx.AsyncClient, db: psycopg.Connection[Any], status: str, reconnect: bool
+):
+    add_connection(db, "waba-1", "acme")
+    add_token_row(db, "waba-1", status)
+
+    response = await api.get(
+        "/api/v1/organizations/acme/connections", headers=bearer(org_key(db, "acme"))
+    )
+
+    (connection,) = response.json()
+    assert (connection["token_status"], connection["reconnect_required"]) == (status, reconnect)
+    assert "v1.k1" not in response.text  # the ciphertext never leaves the database
+
+
+async def test_a_recorded_reconnect_reason_requires_a_reconnect_whatever_the_token(
+    api: httpx.AsyncClient, db: psycopg.Connection[Any]
+):
+    add_connection(db, "waba-1", "acme")
+    add_token_row(db, "waba-1", "valid")
+    db.execute("UPDATE connection SET reconnect_reason = 'missing_scopes' WHERE waba_id = 'waba-1'")
+
+    response = await api.get(
+        "/api/v1/organizations/acme/connections", headers=bearer(org_key(db, "acme"))
+    )
+
+    (connection,) = response.json()
+    assert connection["reconnect_required"] is True
+    assert connection["reconnect_reason"] == "missing_scopes"
+    assert connection["token_status"] == "valid"

@@ -45,10 +45,28 @@ def test_every_shipped_route_validates_its_parameters_strictly():
         assert api_route.path_names <= set(api_route.params.model_fields), api_route.name
 
 
-def test_every_shipped_organization_route_is_scoped_by_its_path():
+#: Routes whose organization is in the body or in the stored row, not in the path: their
+#: endpoints check the key (tests/integration/api covers each one's cross-organization 404).
+SCOPED_BY_THEIR_ENDPOINT = frozenset(
+    {"create_onboarding", "get_onboarding", "post_session", "select_phone"}
+)
+
+
+def test_every_shipped_route_is_admin_only_or_scoped_to_an_organization():
     for api_route in ROUTES:
-        assert api_route.security == "organization"
-        assert "org" in api_route.path_names, api_route.name
+        if api_route.security == "admin":
+            assert api_route.path.startswith("/admin/"), api_route.name
+            continue
+        assert api_route.security == "organization", api_route.name
+        assert "org" in api_route.path_names or api_route.name in SCOPED_BY_THEIR_ENDPOINT, (
+            api_route.name
+        )
+
+
+def test_every_shipped_body_forbids_unknown_fields():
+    for api_route in ROUTES:
+        if api_route.body is not None:
+            assert api_route.body.model_config.get("extra") == "forbid", api_route.name
 
 
 def test_a_route_declared_twice_is_refused():

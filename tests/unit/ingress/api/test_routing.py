@@ -27,6 +27,7 @@ from adapters.postgres import AsyncConn, create_async_pool
 from domain.errors import DependencyUnavailable
 from ingress.api.app import build_api
 from ingress.api.auth import ApiUser, AuthenticationFailed, unauthorized
+from ingress.api.context import ApiContext
 from ingress.api.models import OrganizationParams
 from ingress.api.routing import ApiCall, ApiRoute, NoParams
 
@@ -143,7 +144,8 @@ async def serving(
     raise_app_exceptions: bool = True,
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = httpx.ASGITransport(
-        app=build_api(TABLE, pool, backend), raise_app_exceptions=raise_app_exceptions
+        app=build_api(TABLE, ApiContext(pool=pool), backend),
+        raise_app_exceptions=raise_app_exceptions,
     )
     async with httpx.AsyncClient(transport=app, base_url="http://testserver") as api:
         yield api
