@@ -3,6 +3,19 @@
 Leadership is a Postgres session advisory lock held on a dedicated connection: when the
 leader dies its connection closes and another replica takes over at its next try. The gauges
 are served by every replica (they only read).
+
+The jobs (``scheduler_jobs``), each run at start-up and then every interval:
+
+- ``partitions`` (hourly): create the ``webhook_log`` partitions a week ahead;
+- ``onboarding_expiry`` (every minute): pending onboardings past their TTL → ``expired``;
+- ``token_checks`` (hourly): one ``token_check`` job per stored token per UTC day;
+- ``log_retention`` (hourly): drop the log partitions older than ``LOG_RETENTION_DAYS``,
+  keeping dead-lettered webhooks in ``webhook_archive``. Each partition goes once, so an
+  hourly look costs one catalog query, and a partition that was busy is retried within the
+  hour instead of a day later.
+
+The scheduler has no broker: the token-check jobs are rows that the relay of the workers
+delivers once their lease (``RELAY_LEASE_SECONDS``) has passed.
 """
 
 from __future__ import annotations
@@ -12,17 +25,32 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import psycopg
+from prometheus_client import CollectorRegistry
+from psycopg_pool import ConnectionPool
 
+from adapters.backlog import BacklogCollector, StateCollector
+from adapters.events import insert_job
 from adapters.migrate import ensure_partitions
 from adapters.postgres import Conn, connect, translate_db_errors
+from adapters.retention import drop_expired_partitions, expire_onboardings
+from adapters.token_store import tokens_for_check
 from domain.errors import DependencyUnavailable
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LEADER_LOCK_KEY = 0x7761_7069_7065_01  # "wapipe" + scheduler
 LEADER_RETRY_S = 10.0
+PARTITIONS_INTERVAL_S = 3600.0
+ONBOARDING_EXPIRY_INTERVAL_S = 60.0
+TOKEN_CHECKS_INTERVAL_S = 3600.0
+LOG_RETENTION_INTERVAL_S = 3600.0
+#: The worker's job name for a token health check: ``workers.jobs.TOKEN_CHECK``, not imported
+#: because that module pulls in the worker's broker and Graph wiring (a test keeps them equal).
+TOKEN_CHECK_JOB = "token_check"  # noqa: S105 - a job name, not a secret
 
 
 @dataclass
@@ -34,7 +62,69 @@ class Job:
 
 
 def partition_job() -> Job:
-    return Job("partitions", 3600.0, ensure_partitions)
+    return Job("partitions", PARTITIONS_INTERVAL_S, ensure_partitions)
+
+
+def onboarding_expiry_job() -> Job:
+    return Job("onboarding_expiry", ONBOARDING_EXPIRY_INTERVAL_S, expire_onboardings)
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def enqueue_token_checks(conn: Conn, *, day: date, lease_seconds: int) -> int:
+    """Insert one ``token_check`` job per stored token for ``day``; how many were new.
+
+    The key names the UTC day, so any number of ticks that day enqueue each WABA once (and a
+    token stored during the day is picked up by the next tick). One transaction for all.
+    """
+    created = 0
+    with conn.transaction():
+        for waba_id in tokens_for_check(conn):
+            _, new = insert_job(
+                conn,
+                field=TOKEN_CHECK_JOB,
+                key=f"token_check:{waba_id}:{day.isoformat()}",
+                value={"waba_id": waba_id},
+                lease_seconds=lease_seconds,
+            )
+            created += int(new)
+    if created:
+        log.info("token checks enqueued", extra={"jobs": created, "day": day.isoformat()})
+    return created
+
+
+def token_checks_job(settings: Settings, *, today: Callable[[], date] = utc_today) -> Job:
+    def run(conn: Conn) -> int:
+        return enqueue_token_checks(conn, day=today(), lease_seconds=settings.relay_lease_seconds)
+
+    return Job("token_checks", TOKEN_CHECKS_INTERVAL_S, run)
+
+
+def log_retention_job(settings: Settings) -> Job:
+    def run(conn: Conn) -> object:
+        return drop_expired_partitions(conn, retention_days=settings.log_retention_days)
+
+    return Job("log_retention", LOG_RETENTION_INTERVAL_S, run)
+
+
+def scheduler_jobs(settings: Settings) -> list[Job]:
+    """Every periodic job of ``wapipe scheduler``."""
+    return [
+        partition_job(),
+        onboarding_expiry_job(),
+        token_checks_job(settings),
+        log_retention_job(settings),
+    ]
+
+
+def metrics_registry(pool: ConnectionPool[Conn]) -> CollectorRegistry:
+    """The registry ``wapipe scheduler`` serves: gauges read from Postgres at scrape time."""
+    registry = CollectorRegistry()
+    registry.register(BacklogCollector(pool))
+    registry.register(StateCollector(pool))
+    return registry
 
 
 class Scheduler:
@@ -104,24 +194,20 @@ def main() -> int:
     import os
     import signal
 
-    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client import start_http_server
 
-    from adapters.backlog import BacklogCollector
     from adapters.postgres import create_pool
     from runtime.logging import configure_logging
-    from runtime.settings import Settings
 
     settings = Settings.from_environ(os.environ)
     settings.require("DATABASE_URL")
     configure_logging(log_format=settings.log_format, level=settings.log_level)
     dsn = str(settings.database_url)
     pool = create_pool(dsn, name="wapipe-scheduler-metrics", max_size=2)
-    registry = CollectorRegistry()
-    registry.register(BacklogCollector(pool))
     server, thread = start_http_server(
-        settings.scheduler_metrics_port, addr=settings.host, registry=registry
+        settings.scheduler_metrics_port, addr=settings.host, registry=metrics_registry(pool)
     )
-    scheduler = Scheduler(dsn, [partition_job()])
+    scheduler = Scheduler(dsn, scheduler_jobs(settings))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: scheduler.stop())
     log.info("scheduler started", extra={"metrics_port": settings.scheduler_metrics_port})

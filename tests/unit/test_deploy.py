@@ -38,16 +38,10 @@ ROLES = ("ingress", "worker", "scheduler")
 
 #: Metrics SPEC §12 names that a later issue will implement (scheduler gauges, Graph client).
 #: The alert rules and the dashboard already use them; remove an entry once it is defined.
-PENDING_METRICS: dict[str, str] = {
-    "wapipe_onboardings": "gauge",
-    "wapipe_tokens": "gauge",
-    "wapipe_orphan_connections": "gauge",
-    "wapipe_graph_requests_total": "counter",
-    "wapipe_graph_request_duration_seconds": "histogram",
-}
+PENDING_METRICS: dict[str, str] = {}
 #: SPEC §10 commands the runbooks name whose verb group a later issue will register. Once the
 #: group is registered, the whole command is parsed by the real CLI instead.
-PENDING_COMMANDS = {("tokens", "check"), ("orphans", "list"), ("orphans", "claim")}
+PENDING_COMMANDS: set[tuple[str, str]] = set()
 #: Variables read by the test suite and tools, not by the settings (SPEC §2).
 TOOL_VARIABLES = {"WAPIPE_TEST_DATABASE_URL", "WAPIPE_TEST_REDIS_URL"}
 #: Settings that are secrets (SPEC §3, §16): never in the ConfigMap, never literal in compose.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from datetime import datetime
@@ -11,6 +12,8 @@ import psycopg
 import pytest
 
 from adapters.queue import EVENTS_QUEUE, WEBHOOKS_QUEUE
+from adapters.retention import drop_expired_partitions
+from adapters.webhook_log import RawWebhook
 from bench.procs import free_port
 from cli import dlq
 from cli.main import build_parser, main
@@ -613,6 +616,41 @@ def test_a_dead_letter_whose_webhook_left_the_log_is_shown_but_not_replayed(
     assert open_ids(db) == [letter]
     assert event_row(db, event_id)[:2] == ("dead", 1)
     assert broker_queue(EVENTS_QUEUE) == []
+
+
+def test_dropping_an_expired_partition_keeps_every_dead_lettered_webhook_readable_by_dlq_show(
+    pipeline: Pipeline, db: psycopg.Connection[Any], run_cli: Any
+):
+    old_day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=40)
+    db.execute("SELECT wapipe_ensure_webhook_log_partitions(%s, 1)", (old_day,))
+    body = wire_bytes(text_message("caf\u00e9, 40 days ago"))
+    raw = RawWebhook.of(body)
+    row = db.execute(
+        "INSERT INTO webhook_log (received_at, sha256, body, due_at)"
+        " VALUES (%s, %s, %s, now()) RETURNING id",
+        (dt.datetime.combine(old_day, dt.time(12), tzinfo=dt.UTC), raw.digest, raw.body),
+    ).fetchone()
+    assert row is not None
+    webhook_id = int(row[0])
+    (event_id,) = pipeline.split(webhook_id)
+    letter = pipeline.kill(event_id)
+
+    report = drop_expired_partitions(db, retention_days=30)
+
+    assert f"webhook_log_p{old_day:%Y%m%d}" in [drop.partition for drop in report.dropped]
+    in_log = db.execute("SELECT count(*) FROM webhook_log WHERE id = %s", (webhook_id,))
+    assert in_log.fetchone() == (0,)
+    shown = run_cli("dlq", "show", str(letter), "--json")
+    human = run_cli("dlq", "show", str(letter))
+    assert shown.code == 0
+    assert json.loads(shown.out)["payload"] == body.decode("utf-8")  # Meta's bytes, verbatim
+    assert human.code == 0
+    assert body.decode("utf-8") + "\n" in human.out
+    # Its replay cannot put the webhook back in the log: refused, and nothing changes.
+    replay = run_cli("dlq", "replay", str(letter), "--json")
+    assert replay.code == 1
+    assert f"{letter}: the webhook of event {event_id} is no longer in the log" in replay.err
+    assert open_ids(db) == [letter]
 
 
 def test_replay_with_rate_zero_does_not_pause_between_enqueues(
