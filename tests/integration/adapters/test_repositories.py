@@ -27,7 +27,7 @@ from domain.commands import (
     MessageContent,
     WabaReport,
 )
-from domain.connections import AccountOutcome, apply_account_event
+from domain.connections import AccountOutcome, apply_account_event, attach_organization
 from domain.messages import Recorded, record_message, record_status
 from domain.ports import Connection, UnitOfWork
 from domain.reports import record_contact_sync, record_history_chunk, record_report
@@ -629,3 +629,58 @@ def test_two_concurrent_partner_added_for_a_new_waba_converge_on_one_connection(
         }
     ]
     assert len(state.rows(db, "SELECT 1 FROM account_history WHERE waba_id = %s", (waba,))) == 2
+
+
+def test_a_session_and_partner_added_at_once_converge_on_one_attached_connection(
+    db: psycopg.Connection[Any], database_url: str
+):
+    """The completion job attaches the WABA while a worker applies its PARTNER_ADDED."""
+    n = unique_suffix()
+    waba, business = f"3418{n}", f"5718{n}"
+    barrier = threading.Barrier(2, timeout=10)
+    repos: list[RacingConnectionRepo] = []
+    errors: list[BaseException] = []
+
+    def run(step: Any) -> None:
+        try:
+            with psycopg.connect(database_url) as conn, conn.transaction():
+                uow = PgUnitOfWork(conn)
+                repo = RacingConnectionRepo(conn, barrier)
+                repos.append(repo)
+                uow.connections = repo
+                step(uow)
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    def session(uow: Any) -> None:
+        attach_organization(
+            uow,
+            waba_id=waba,
+            organization_id="org-s",
+            owner_business_id=None,
+            at=at(5),
+            source=f"onboarding:{n}",
+        )
+
+    def partner_added(uow: Any) -> None:
+        apply_account_event(
+            account_event("PARTNER_ADDED", waba_id=waba, owner_business_id=business,
+                          occurred_at=at(1), source=f"ev:pa:{n}"),
+            uow,
+        )  # fmt: skip
+
+    threads = [threading.Thread(target=run, args=(step,)) for step in (session, partner_added)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert sorted(created for repo in repos for created in repo.inserted) == [False, True]
+    rows = state.rows(
+        db,
+        "SELECT organization_id, owner_business_id, status FROM connection WHERE waba_id = %s",
+        (waba,),
+    )
+    assert rows == [{"organization_id": "org-s", "owner_business_id": business, "status": "active"}]
