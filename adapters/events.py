@@ -172,6 +172,36 @@ def claim_event(conn: Conn, event_id: int, *, lease_seconds: int) -> Claim:
     return Claim(_record(row), token)
 
 
+CLAIM_READY_EVENT = f"""
+WITH ready AS (
+    SELECT id AS ready_id FROM event
+     WHERE id = %(id)s AND status IN ('pending', 'retrying') AND attempts < %(max_attempts)s
+     FOR UPDATE SKIP LOCKED
+)
+UPDATE event
+   SET attempts = attempts + 1, status = 'processing', claim_token = %(token)s,
+       claimed_at = now(), next_attempt_at = NULL,
+       due_at = now() + make_interval(secs => %(lease)s)
+  FROM ready
+ WHERE id = ready.ready_id
+RETURNING {_EVENT_COLUMNS}
+"""
+
+
+def claim_ready_event(
+    conn: Conn, event_id: int, *, lease_seconds: int, max_attempts: int
+) -> Claim | None:
+    """The common case in one statement: a pending or retrying event with attempts left,
+    that nobody holds, is claimed at once. None means "not that simple" (terminal, held,
+    processing after a dead attempt, or out of attempts): the caller looks closer."""
+    token = uuid.uuid4()
+    row = conn.execute(
+        CLAIM_READY_EVENT,
+        {"id": event_id, "token": token, "lease": lease_seconds, "max_attempts": max_attempts},
+    ).fetchone()
+    return Claim(_record(row), token) if row else None
+
+
 def lock_claim(conn: Conn, claim: Claim) -> bool:
     """Re-lock the claimed row; False when another claim superseded ours."""
     row = conn.execute(
@@ -212,22 +242,46 @@ class Finished:
     webhook: WebhookProgress | None
 
 
+_CLOSE_ON_WEBHOOK = """
+UPDATE webhook_log w
+   SET events_open = w.events_open - 1,
+       events_dead = w.events_dead + %(dead)s,
+       status = CASE
+           WHEN w.events_dead + %(dead)s > 0 THEN 'dead'
+           WHEN w.events_open - 1 = 0 THEN 'processed'
+           ELSE w.status END,
+       finished_at = CASE WHEN w.events_open - 1 = 0 THEN now() ELSE w.finished_at END
+  FROM finished f
+ WHERE w.id = f.webhook_id AND w.received_at = f.webhook_received_at
+RETURNING w.id, w.received_at, w.status, w.events_open
+"""
+
+# One round trip: the event's outcome, fenced by the claim token, and its webhook's counters
+# (none for a job). ``finished`` says whether the fence held.
+FINISH_EVENT = f"""
+WITH finished AS (
+    UPDATE event SET status = %(status)s, finished_at = now(), due_at = NULL,
+                     claim_token = NULL, last_error = NULL
+     WHERE id = %(id)s AND claim_token = %(token)s AND status = 'processing'
+    RETURNING webhook_id, webhook_received_at
+), closed AS ({_CLOSE_ON_WEBHOOK})
+SELECT (SELECT count(*) FROM finished), closed.* FROM (SELECT 1) AS one LEFT JOIN closed ON true
+"""
+
+
 def finish_event(conn: Conn, claim: Claim, status: str) -> Finished | None:
     """Mark the claimed event ``processed``/``ignored``; None if the claim was lost."""
     if status not in ("processed", "ignored"):
         raise ValueError(f"not a success status: {status}")
     row = conn.execute(
-        """
-        UPDATE event SET status = %s, finished_at = now(), due_at = NULL, claim_token = NULL,
-                         last_error = NULL
-         WHERE id = %s AND claim_token = %s AND status = 'processing'
-        RETURNING id
-        """,
-        (status, claim.event.id, claim.token),
+        FINISH_EVENT, {"status": status, "id": claim.event.id, "token": claim.token, "dead": 0}
     ).fetchone()
-    if row is None:
+    assert row is not None  # the outer SELECT always returns one row
+    if row[0] == 0:
         return None
-    return Finished(_close_on_webhook(conn, claim.event, dead=False))
+    if row[1] is None:  # a job: no webhook
+        return Finished(None)
+    return Finished(WebhookProgress(*row[1:]))
 
 
 def schedule_retry(

@@ -34,17 +34,30 @@ def connect_kwargs(*, application_name: str) -> dict[str, Any]:
 
 
 def create_pool(
-    dsn: str, *, name: str, min_size: int = 1, max_size: int = 8
+    dsn: str,
+    *,
+    name: str,
+    min_size: int = 1,
+    max_size: int = 8,
+    autocommit: bool = False,
+    check_on_checkout: bool = True,
 ) -> psycopg_pool.ConnectionPool[Conn]:
-    """A pool that opens lazily: a process starts even while Postgres is down."""
+    """A pool that opens lazily: a process starts even while Postgres is down.
+
+    ``autocommit``: a lone statement is its own transaction (one round trip, no BEGIN and
+    COMMIT); ``conn.transaction()`` still opens a real one. ``check_on_checkout`` tests each
+    connection with a query before handing it out (a round trip); without it, a connection
+    that died while idle fails its first statement, which callers translate into
+    ``DependencyUnavailable`` and retry, and the pool discards it.
+    """
     pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        kwargs=connect_kwargs(application_name=name),
+        kwargs={**connect_kwargs(application_name=name), "autocommit": autocommit},
         timeout=DEFAULT_POOL_TIMEOUT_S,
         reconnect_timeout=0,  # keep retrying in the background forever
-        check=psycopg_pool.ConnectionPool.check_connection,
+        check=psycopg_pool.ConnectionPool.check_connection if check_on_checkout else None,
         name=name,
         open=False,
     )

@@ -184,8 +184,14 @@ def build_token_cipher(settings: Settings) -> TokenCipher | None:
 
 def build_worker_deps(settings: Settings, **overrides: Any) -> WorkerDeps:
     settings.require("DATABASE_URL", "BROKER_URL")
+    # Autocommit, no probe on checkout: the common claim is one statement, one round trip;
+    # every multi-statement step opens its own transaction (workers.processing).
     pool = overrides.pop("pool", None) or create_pool(
-        str(settings.database_url), name="wapipe-worker", max_size=16
+        str(settings.database_url),
+        name="wapipe-worker",
+        max_size=16,
+        autocommit=True,
+        check_on_checkout=False,
     )
     broker = overrides.pop("broker", None) or build_broker(settings)
     if "cipher" not in overrides:

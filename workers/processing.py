@@ -181,8 +181,15 @@ def _attempt_event(
 ) -> AttemptResult:
     started = time.perf_counter()
     with translate_db_errors(), deps.pool.connection() as conn:
-        with conn.transaction():
-            claimed = _claim(deps, conn, event_id, isolated=isolated)
+        claimed: event_rows.Claim | AttemptResult | None = event_rows.claim_ready_event(
+            conn,
+            event_id,
+            lease_seconds=deps.settings.relay_lease_seconds,
+            max_attempts=deps.settings.retry.max_attempts,
+        )
+        if claimed is None:  # not the common case: held, terminal, died, exhausted
+            with conn.transaction():
+                claimed = _claim(deps, conn, event_id, isolated=isolated)
         if not isinstance(claimed, event_rows.Claim):
             return claimed
         field = metrics.known_field(claimed.event.field)
