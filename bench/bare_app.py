@@ -15,8 +15,9 @@ The other variants add the ingress's steps one at a time, for ``python -m bench 
 What the real ingress adds beyond ``enqueue`` is its middleware: the access log, metrics and
 the per-IP bad-signature check in Redis.
 
-Run as ``python -m bench.bare_app --variant bare --port P`` (uvicorn, one process, access log
-off, uvicorn's default event loop and HTTP implementation, like ``cli/services.py``).
+Run as ``python -m bench.bare_app --variant bare --port P`` (uvicorn, one process, with the
+options of ``cli.services.uvicorn_options``: uvloop, httptools, access log off — exactly as
+``wapipe ingress`` is served).
 """
 
 from __future__ import annotations
@@ -159,15 +160,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import uvicorn
 
-    # The same uvicorn options as ``wapipe ingress`` (cli/services.py).
+    from cli.services import uvicorn_options
+    from runtime.settings import Settings
+
+    # The same uvicorn options as ``wapipe ingress`` (uvloop, httptools, the same concurrency
+    # limit): the baselines and the ingress are served one way (SPEC §14).
     uvicorn.run(
         create_variant_app(args.variant, dict(os.environ)),
         host=args.host,
         port=args.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(limit_concurrency=Settings().limit_concurrency),
     )
     return 0
 

@@ -8,6 +8,7 @@ checked here first so a missing variable exits 1 with its name before anything s
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import signal
@@ -91,12 +92,42 @@ def run_ingress(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         host=args.host or settings.host,
         port=settings.port if args.port is None else args.port,
         workers=args.workers,
-        log_config=None,
-        access_log=False,  # uvicorn's access log prints query strings (the verify token)
-        proxy_headers=False,  # X-Forwarded-For is honoured only from WAPIPE_TRUSTED_PROXIES
-        timeout_graceful_shutdown=10,
+        **uvicorn_options(limit_concurrency=settings.limit_concurrency),
     )
     return 0
+
+
+def uvicorn_options(*, limit_concurrency: int) -> dict[str, Any]:
+    """How uvicorn serves the ingress, and the benchmark's baselines the same way (SPEC §14).
+
+    uvloop and httptools come with ``uvicorn[standard]``; without them (a bare install) the
+    pure-Python loop and parser still serve, slower, and a warning says so.
+
+    Past ``limit_concurrency`` open connections or running requests uvicorn answers 503 by
+    itself, before the app sees the request, with fixed headers and no ``Retry-After``. So it
+    is set above the ingest pipeline's own bound (whose 503 carries ``Retry-After``): it only
+    guards the process against a flood of connections.
+    """
+    loop = "uvloop" if _importable("uvloop") else "asyncio"
+    http = "httptools" if _importable("httptools") else "h11"
+    if (loop, http) != ("uvloop", "httptools"):
+        log.warning(
+            "uvloop/httptools missing: serving on %s and %s (install uvicorn[standard])", loop, http
+        )
+    return {
+        "loop": loop,
+        "http": http,
+        "ws": "none",  # no WebSocket route: an upgrade request is served as plain HTTP
+        "limit_concurrency": limit_concurrency,
+        "log_config": None,
+        "access_log": False,  # uvicorn's access log prints query strings (the verify token)
+        "proxy_headers": False,  # X-Forwarded-For is honoured only from WAPIPE_TRUSTED_PROXIES
+        "timeout_graceful_shutdown": 10,
+    }
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def run_worker(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

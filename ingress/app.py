@@ -54,7 +54,11 @@ def create_app(deps: IngressDeps) -> Starlette:
             deps.service_pool.open(wait=False)
         gate = BrokerGate(partial(enqueue_webhooks, deps.broker))
         pipeline = IngestPipeline(
-            deps.pool, gate, relay_lease_seconds=deps.settings.relay_lease_seconds
+            deps.pool,
+            gate,
+            relay_lease_seconds=deps.settings.relay_lease_seconds,
+            max_pending=deps.settings.ingest_max_pending,
+            max_pending_bytes=deps.settings.ingest_max_pending_bytes,
         )
         pipeline.start()
         state = IngressState(

@@ -76,10 +76,15 @@ async def probe_dependencies(state: IngressState) -> dict[str, str]:
 
 
 async def readyz(request: Request) -> Response:
-    """200 ready/degraded while Postgres answers (the log keeps accepting); else 503."""
+    """200 ready/degraded while webhooks can be committed; else 503.
+
+    That takes Postgres answering and at least one ingest writer running: with every writer
+    gone Postgres may answer the probe while each POST would wait for its timeout.
+    """
     state: IngressState = request.app.state.ingress
     checks = await probe_dependencies(state)
-    if checks["postgres"] == "down":
+    checks["writers"] = "ok" if state.pipeline.writers_alive else "down"
+    if checks["postgres"] == "down" or checks["writers"] == "down":
         status, code = "not_ready", 503
     elif checks["broker"] == "down":
         status, code = "degraded", 200

@@ -9,6 +9,11 @@ so no request waits for a timer.
 Once a batch is committed its requests are answered 200 whatever fails afterwards (the relay
 delivers what was not enqueued), and no failure of one batch ends a writer: a dead writer
 would leave its batch unanswered and, with all of them gone, every request would time out.
+Should every writer end all the same, ``append`` refuses at once and ``/readyz`` says so.
+
+The pipeline holds a bounded number of bodies (and bytes): while Postgres stalls, requests
+beyond the bound are refused at once with ``IngestOverloaded`` (a 503 with ``Retry-After``)
+instead of queueing without limit. Nothing was promised to them and Meta retries.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from adapters.postgres import AsyncConn, is_connection_error
 from adapters.webhook_log import RawWebhook, append_webhooks
 from domain.errors import DependencyUnavailable
 from runtime.metrics import ingress as metrics
+from runtime.settings import DEFAULT_INGEST_MAX_PENDING, DEFAULT_INGEST_MAX_PENDING_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,18 @@ DEFAULT_WRITERS = 4
 DEFAULT_MAX_BATCH = 64
 DEFAULT_APPEND_TIMEOUT_S = 8.0
 BROKER_COOLDOWN_S = 2.0
+
+
+class IngestOverloaded(DependencyUnavailable):
+    """The pipeline refused a body at once: its bound is reached, or no writer is left.
+
+    A ``DependencyUnavailable`` like a failed commit, so the endpoint answers the same 503
+    with ``Retry-After``; ``reason`` says which (``queue_full`` or ``writers_down``).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"ingest: {reason}")
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +126,8 @@ class IngestPipeline:
         writers: int = DEFAULT_WRITERS,
         max_batch: int = DEFAULT_MAX_BATCH,
         append_timeout: float = DEFAULT_APPEND_TIMEOUT_S,
+        max_pending: int = DEFAULT_INGEST_MAX_PENDING,
+        max_pending_bytes: int = DEFAULT_INGEST_MAX_PENDING_BYTES,
     ) -> None:
         self._pool = pool
         self._gate = gate
@@ -115,30 +135,105 @@ class IngestPipeline:
         self._writers = writers
         self._max_batch = max_batch
         self._timeout = append_timeout
+        self._max_pending = max_pending
+        self._max_pending_bytes = max_pending_bytes
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        # Bodies (and their bytes) held from ``append`` until their batch is done: queued or
+        # in a writer's hands, since both are in memory.
+        self._pending = 0
+        self._pending_bytes = 0
+        self._alive = 0
+        self._stopping = False
+
+    @property
+    def pending(self) -> int:
+        """Bodies accepted and not yet done with (queued or being committed)."""
+        return self._pending
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    @property
+    def writers_alive(self) -> int:
+        """Writer tasks still running; 0 means no body can be committed."""
+        return self._alive
 
     def start(self) -> None:
+        self._stopping = False
         self._tasks = [
             asyncio.create_task(self._write_forever(), name=f"ingest-writer-{n}")
             for n in range(self._writers)
         ]
+        self._alive = len(self._tasks)
+        for task in self._tasks:
+            task.add_done_callback(self._writer_ended)
 
     async def stop(self) -> None:
         """Finish what is queued, then stop the writers."""
-        await self._queue.join()
+        if self._alive:
+            await self._queue.join()
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        # Writers that ended early left their queue behind: answer it rather than hang.
+        self._fail_queued(IngestOverloaded("writers_down"))
+
+    def _writer_ended(self, task: asyncio.Task[None]) -> None:
+        self._alive -= 1
+        if self._stopping:
+            return
+        # ``_write_forever`` survives every ``Exception``: only a cancellation from outside
+        # or a ``BaseException`` ends it. Say so loudly, since it never comes back.
+        error = None if task.cancelled() else task.exception()
+        log.error(
+            "ingest writer stopped",
+            exc_info=error,
+            extra={"writer": task.get_name(), "writers_alive": self._alive},
+        )
+        if not self._alive:
+            # Nobody will take what is queued: answer it now (503) instead of at the timeout.
+            self._fail_queued(IngestOverloaded("writers_down"))
+
+    def _fail_queued(self, failure: DependencyUnavailable) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            _fail([item], failure)
+            self._release([item])
+            self._queue.task_done()
+
+    def _release(self, batch: list[_Pending]) -> None:
+        self._pending -= len(batch)
+        self._pending_bytes -= sum(len(item.raw.body) for item in batch)
 
     async def append(self, raw: RawWebhook) -> Ingested:
         """Commit ``raw`` (or find it is a duplicate) and enqueue its wake-up.
 
         Raises:
+            IngestOverloaded: refused at once (bound reached, or no writer left); nothing
+                was promised.
             DependencyUnavailable: Postgres did not commit it in time; nothing was promised.
         """
+        if not self._alive:
+            metrics.INGEST_REFUSED.labels("writers_down").inc()
+            raise IngestOverloaded("writers_down")
+        size = len(raw.body)
+        # An empty pipeline takes any body, so one larger than the byte bound is never
+        # refused for ever (MAX_BODY_BYTES bounds it).
+        if self._pending >= self._max_pending or (
+            self._pending and self._pending_bytes + size > self._max_pending_bytes
+        ):
+            metrics.INGEST_REFUSED.labels("queue_full").inc()
+            raise IngestOverloaded("queue_full")
         future: asyncio.Future[Ingested] = asyncio.get_running_loop().create_future()
+        self._pending += 1
+        self._pending_bytes += size
         self._queue.put_nowait(_Pending(raw, future))
         try:
             async with asyncio.timeout(self._timeout):
@@ -169,7 +264,13 @@ class IngestPipeline:
                     extra={"batch": len(batch)},
                 )
                 _fail(batch, DependencyUnavailable(f"ingest: {type(error).__name__}"))
+            except BaseException:
+                # Cancelled or worse: this writer ends (``_writer_ended`` logs it). Whatever of
+                # its batch is still waiting gets its 503 now rather than at the timeout.
+                _fail(batch, IngestOverloaded("writers_down"))
+                raise
             finally:
+                self._release(batch)
                 for _ in batch:
                     self._queue.task_done()
 

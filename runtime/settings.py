@@ -8,6 +8,7 @@ pass a plain dict: ``Settings.from_environ({"WAPIPE_DATABASE_URL": ...})``.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,16 @@ DEFAULT_MIN_BACKOFF_MS = 1_000
 DEFAULT_MAX_BACKOFF_MS = 600_000
 DEFAULT_RELAY_LEASE_SECONDS = 30
 DEFAULT_NAMESPACE = "wapipe"
+#: A body not fully arrived this long after its request started gets 408 (SPEC §3, §13).
+DEFAULT_BODY_TIMEOUT_SECONDS = 10.0
+#: Bodies the ingress holds waiting for (or in) a group commit before it answers 503 at once.
+#: About 0.2–0.5 s of traffic at the rates one process commits: enough to ride out a
+#: checkpoint, while a real stall is refused quickly instead of piling up memory.
+DEFAULT_INGEST_MAX_PENDING = 1024
+#: The same bound in bytes, for large bodies (about ten of Meta's 3 MB ones). A body costs
+#: about twice its size while its INSERT runs (our copy and the driver's), so this keeps a
+#: stalled ingress well inside SPEC §14's 150 MB.
+DEFAULT_INGEST_MAX_PENDING_BYTES = 32 * 1024 * 1024
 
 Env = Literal["development", "staging", "production"]
 LogFormat = Literal["json", "console"]
@@ -88,6 +99,11 @@ class Settings:
     worker_metrics_port: int = 9191
     scheduler_metrics_port: int = 9192
     namespace: str = DEFAULT_NAMESPACE
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    ingest_max_pending: int = DEFAULT_INGEST_MAX_PENDING
+    ingest_max_pending_bytes: int = DEFAULT_INGEST_MAX_PENDING_BYTES
+    #: uvicorn's ``limit_concurrency`` (open connections and requests of one process).
+    limit_concurrency: int = 2 * DEFAULT_INGEST_MAX_PENDING
 
     @property
     def broker_url(self) -> Secret | None:
@@ -136,6 +152,14 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}TOKEN_CRITICAL_DAYS must not exceed {PREFIX}TOKEN_WARN_DAYS"
             )
+        max_pending = reader.integer("INGEST_MAX_PENDING", DEFAULT_INGEST_MAX_PENDING, minimum=1)
+        # Twice the pending bound by default: every pending body is an open request, and the
+        # rest leaves room for bodies being read, slow clients (each held at most
+        # BODY_TIMEOUT_SECONDS) and idle keep-alive connections.
+        limit_concurrency = reader.integer("LIMIT_CONCURRENCY", 2 * max_pending, minimum=1)
+        if limit_concurrency <= max_pending:
+            # uvicorn's own 503 has no Retry-After: the ingest queue's must come first.
+            raise SettingsError(f"{PREFIX}LIMIT_CONCURRENCY must exceed {PREFIX}INGEST_MAX_PENDING")
         return cls(
             database_url=reader.parsed("DATABASE_URL", _database_url),
             redis_url=reader.parsed("REDIS_URL", _redis_url),
@@ -178,6 +202,14 @@ class Settings:
                 "SCHEDULER_METRICS_PORT", 9192, minimum=0, maximum=_MAX_PORT
             ),
             namespace=reader.parsed("NAMESPACE", _namespace) or DEFAULT_NAMESPACE,
+            body_timeout_seconds=reader.seconds(
+                "BODY_TIMEOUT_SECONDS", DEFAULT_BODY_TIMEOUT_SECONDS
+            ),
+            ingest_max_pending=max_pending,
+            ingest_max_pending_bytes=reader.integer(
+                "INGEST_MAX_PENDING_BYTES", DEFAULT_INGEST_MAX_PENDING_BYTES, minimum=1
+            ),
+            limit_concurrency=limit_concurrency,
         )
 
 
@@ -212,6 +244,19 @@ class _Reader:
             raise SettingsError(f"{PREFIX}{name}: must be at least {minimum}")
         if maximum is not None and number > maximum:
             raise SettingsError(f"{PREFIX}{name}: must be at most {maximum}")
+        return number
+
+    def seconds(self, name: str, default: float) -> float:
+        """A positive, finite number of seconds (fractions allowed)."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name}: expected a number of seconds") from None
+        if not math.isfinite(number) or number <= 0:
+            raise SettingsError(f"{PREFIX}{name}: must be a positive number of seconds")
         return number
 
     def choice(

@@ -52,6 +52,22 @@ INGEST_BATCH_SIZE = Histogram(
     registry=REGISTRY,
 )
 
+#: Why the ingest pipeline refused a body at once (each also counts as ``unavailable``).
+INGEST_REFUSED_REASONS = ("queue_full", "writers_down")
+INGEST_REFUSED = Counter(
+    "wapipe_ingest_refused_total",
+    "Signed webhooks answered 503 at once, without a commit attempt, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+#: SPEC §13: a body not complete within BODY_TIMEOUT_SECONDS. A counter of its own rather than
+#: a new ``outcome``: the outcome set of ``wapipe_webhooks_received_total`` is SPEC §12's.
+BODY_TIMEOUTS = Counter(
+    "wapipe_webhook_body_timeouts_total",
+    "Webhook POSTs answered 408 because the body did not arrive in time.",
+    registry=REGISTRY,
+)
+
 #: Why the API answered 401 (SPEC §13): no key, not the Bearer scheme, not of a key's form, or
 #: unknown/revoked (one reason, as the client sees one answer for both).
 API_AUTH_FAILURE_REASONS = ("missing", "scheme", "malformed", "rejected")
@@ -73,6 +89,8 @@ def initialise_ingress_labels() -> None:
     """Expose every outcome at 0 from the start, so rates and alerts see the series."""
     for outcome in RECEIVED_OUTCOMES:
         WEBHOOKS_RECEIVED.labels(outcome)
+    for reason in INGEST_REFUSED_REASONS:
+        INGEST_REFUSED.labels(reason)
     for reason in API_AUTH_FAILURE_REASONS:
         API_AUTH_FAILURES.labels(reason)
     # ``wapipe_dependency_up`` series appear with the first probe: a 0 made up here would

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from starlette.applications import Starlette
 
 from adapters.rate_limits import WINDOW_SECONDS
 from ingress.app import create_app
@@ -33,11 +34,20 @@ async def running_ingress(
     broker), and an HTTP client talking to it in-process from ``peer``.
 
     ``overrides`` go to ``build_ingress_deps`` (e.g. ``broker=`` a test broker)."""
+    async with running_ingress_app(settings, peer=peer, **overrides) as (client, _):
+        yield client
+
+
+@asynccontextmanager
+async def running_ingress_app(
+    settings: Settings, *, peer: tuple[str, int] = PEER, **overrides: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    """``running_ingress``, and the app itself (its state: the ingest pipeline)."""
     app = create_app(build_ingress_deps(settings, **overrides))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=peer)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+            yield client, app
 
 
 async def post_signed(client: httpx.AsyncClient, body: bytes, **headers: str) -> httpx.Response:

@@ -63,7 +63,7 @@ async def test_with_redis_gone_a_signed_post_is_stored_and_acknowledged(
         assert ready.status_code == 200
         assert ready.json() == {
             "status": "degraded",
-            "checks": {"postgres": "ok", "broker": "down"},
+            "checks": {"postgres": "ok", "broker": "down", "writers": "ok"},
         }
 
 
@@ -121,7 +121,10 @@ async def test_with_postgres_unreachable_a_signed_post_gets_503_and_nothing_is_p
     assert elapsed < DEFAULT_APPEND_TIMEOUT_S
     assert received("unavailable") == unavailable + 1
     assert ready.status_code == 503
-    assert ready.json() == {"status": "not_ready", "checks": {"postgres": "down", "broker": "ok"}}
+    assert ready.json() == {
+        "status": "not_ready",
+        "checks": {"postgres": "down", "broker": "ok", "writers": "ok"},
+    }
     assert dependency_up("postgres") == 0
 
 

@@ -268,7 +268,10 @@ async def test_liveness_and_readiness_answer_when_everything_is_up(ingress):
     assert (await ingress.get("/healthz")).status_code == 200
     ready = await ingress.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"postgres": "ok", "broker": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"postgres": "ok", "broker": "ok", "writers": "ok"},
+    }
 
 
 @pytest.mark.parametrize("declared", ["\u00b2", "-1", "1e9", "0x10", "abc"])

@@ -258,3 +258,49 @@ def test_the_settings_object_is_frozen():
     settings = Settings.from_environ({})
     with pytest.raises(AttributeError):
         settings.max_body_bytes = 1  # type: ignore[misc]
+
+
+def test_the_ingress_overload_bounds_have_their_documented_defaults():
+    settings = Settings.from_environ({})
+    assert settings.body_timeout_seconds == 10.0
+    assert settings.ingest_max_pending == settings_module.DEFAULT_INGEST_MAX_PENDING == 1024
+    assert settings.ingest_max_pending_bytes == 32 * 1024 * 1024
+    # uvicorn's own 503 (no Retry-After) only past twice the pipeline's bound.
+    assert settings.limit_concurrency == 2 * settings.ingest_max_pending
+    assert Settings() == settings
+
+
+def test_a_body_timeout_may_be_a_fraction_of_a_second():
+    assert Settings.from_environ(environ(BODY_TIMEOUT_SECONDS="0.5")).body_timeout_seconds == 0.5
+    assert Settings.from_environ(environ(BODY_TIMEOUT_SECONDS="3")).body_timeout_seconds == 3.0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "ten", "nan", "inf", "1s"])
+def test_a_body_timeout_that_is_not_a_positive_number_is_rejected(value: str):
+    message = settings_error(BODY_TIMEOUT_SECONDS=value)
+    assert "WAPIPE_BODY_TIMEOUT_SECONDS" in message
+    assert value not in message.removeprefix("WAPIPE_BODY_TIMEOUT_SECONDS")
+
+
+def test_the_concurrency_limit_follows_the_pending_bound_unless_set():
+    settings = Settings.from_environ(
+        environ(INGEST_MAX_PENDING="100", INGEST_MAX_PENDING_BYTES="1048576")
+    )
+    assert (settings.ingest_max_pending, settings.ingest_max_pending_bytes) == (100, 1_048_576)
+    assert settings.limit_concurrency == 200
+    explicit = Settings.from_environ(environ(INGEST_MAX_PENDING="100", LIMIT_CONCURRENCY="101"))
+    assert explicit.limit_concurrency == 101
+
+
+def test_a_concurrency_limit_at_or_under_the_pending_bound_is_rejected():
+    message = settings_error(INGEST_MAX_PENDING="100", LIMIT_CONCURRENCY="100")
+    assert "WAPIPE_LIMIT_CONCURRENCY" in message
+    assert "WAPIPE_INGEST_MAX_PENDING" in message
+
+
+@pytest.mark.parametrize(
+    "name", ["INGEST_MAX_PENDING", "INGEST_MAX_PENDING_BYTES", "LIMIT_CONCURRENCY"]
+)
+@pytest.mark.parametrize("value", ["0", "many"])
+def test_a_bound_that_is_not_a_positive_integer_is_rejected(name: str, value: str):
+    assert f"WAPIPE_{name}" in settings_error(**{name: value})
