@@ -103,8 +103,9 @@ def insert_events(
     *,
     lease_seconds: int,
 ) -> list[int]:
-    """Insert one pending event per change (idempotent on the change key); all their ids."""
-    conn.execute(
+    """Insert one pending event per change (idempotent on the change key); all their ids, in
+    change order."""
+    inserted = conn.execute(
         """
         INSERT INTO event (webhook_id, webhook_received_at, entry_index, change_index,
                            entry_id, entry_time, field, value, nul_replaced, due_at)
@@ -115,6 +116,7 @@ def insert_events(
                       %(nuls)s::boolean[])
                AS u(e, c, i, t, f, v, n)
         ON CONFLICT (webhook_id, entry_index, change_index) DO NOTHING
+        RETURNING id, entry_index, change_index
         """,
         {
             "webhook_id": webhook_id,
@@ -128,7 +130,10 @@ def insert_events(
             "values": [Jsonb(dict(c.value)) for c in changes],
             "nuls": [c.nul_replaced for c in changes],
         },
-    )
+    ).fetchall()
+    if len(inserted) == len(changes):  # the usual case: every event is new
+        return [int(row[0]) for row in sorted(inserted, key=lambda row: (row[1], row[2]))]
+    # Some existed already (a split interrupted after its commit?): read them all back.
     return [
         int(row[0])
         for row in conn.execute(

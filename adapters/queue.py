@@ -81,9 +81,14 @@ def _message(queue_name: str, actor_name: str, item_id: int) -> dramatiq.Message
 
 
 def enqueue_ids(
-    broker: dramatiq.Broker, queue_name: str, actor_name: str, ids: Iterable[int]
+    broker: dramatiq.Broker,
+    queue_name: str,
+    actor_name: str,
+    ids: Iterable[int],
+    *,
+    delay_ms: int | None = None,
 ) -> int:
-    """Enqueue one message per id; stop at the first broker failure.
+    """Enqueue one message per id (due in ``delay_ms``); stop at the first broker failure.
 
     Returns how many were enqueued.
 
@@ -96,7 +101,7 @@ def enqueue_ids(
     sent = 0
     for item_id in ids:
         try:
-            broker.enqueue(_message(queue_name, actor_name, item_id))
+            broker.enqueue(_message(queue_name, actor_name, item_id), delay=delay_ms)
         except BROKER_DOWN_ERRORS as error:
             raise DependencyUnavailable(f"broker: {type(error).__name__}") from error
         sent += 1
@@ -107,8 +112,10 @@ def enqueue_webhooks(broker: dramatiq.Broker, webhook_ids: Iterable[int]) -> int
     return enqueue_ids(broker, WEBHOOKS_QUEUE, SPLIT_ACTOR, webhook_ids)
 
 
-def enqueue_events(broker: dramatiq.Broker, event_ids: Iterable[int]) -> int:
-    return enqueue_ids(broker, EVENTS_QUEUE, PROCESS_ACTOR, event_ids)
+def enqueue_events(
+    broker: dramatiq.Broker, event_ids: Iterable[int], *, delay_ms: int | None = None
+) -> int:
+    return enqueue_ids(broker, EVENTS_QUEUE, PROCESS_ACTOR, event_ids, delay_ms=delay_ms)
 
 
 def ping_broker(broker: dramatiq.Broker, url: str) -> bool:

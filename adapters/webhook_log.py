@@ -170,27 +170,24 @@ def count_split_attempt(conn: Conn, webhook_id: int, *, lease_seconds: int) -> S
     return _stored(row) if row else None
 
 
-def lock_received_webhook(conn: Conn, webhook_id: int, received_at: datetime) -> bool:
+def mark_split(conn: Conn, webhook_id: int, received_at: datetime, events: int) -> bool:
+    """The webhook now has ``events`` open events (at least one: see ``list_changes``).
+
+    Locks the row; False (nothing changed) when it is no longer ``received``: another
+    worker split it meanwhile. The caller inserts the events in the same transaction.
+    """
     row = conn.execute(
-        "SELECT 1 FROM webhook_log WHERE id = %s AND received_at = %s AND status = 'received'"
-        " FOR UPDATE",
-        (webhook_id, received_at),
-    ).fetchone()
-    return row is not None
-
-
-def mark_split(conn: Conn, webhook_id: int, received_at: datetime, events: int) -> None:
-    """The webhook now has ``events`` open events (at least one: see ``list_changes``)."""
-    conn.execute(
         """
         UPDATE webhook_log
            SET status = 'split',
                events_total = %(events)s, events_open = %(events)s, events_dead = 0,
                split_at = now(), due_at = NULL, last_error = NULL, finished_at = NULL
-         WHERE id = %(id)s AND received_at = %(received_at)s
+         WHERE id = %(id)s AND received_at = %(received_at)s AND status = 'received'
+        RETURNING id
         """,
         {"id": webhook_id, "received_at": received_at, "events": events},
-    )
+    ).fetchone()
+    return row is not None
 
 
 def dead_letter_webhook(conn: Conn, webhook: StoredWebhook, *, reason: str, error: str) -> bool:

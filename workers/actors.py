@@ -42,7 +42,7 @@ def register_actors(broker: dramatiq.Broker, deps: WorkerDeps, registry: Handler
 
     @dramatiq.actor(actor_name=SPLIT_ACTOR, queue_name=WEBHOOKS_QUEUE, **options)
     def split_webhook(webhook_id: int) -> None:
-        processing.split_webhook(deps, int(webhook_id))
+        processing.split_and_process(deps, registry, int(webhook_id))
 
     @dramatiq.actor(actor_name=PROCESS_ACTOR, queue_name=EVENTS_QUEUE, **options)
     def process_event(event_id: int) -> None:

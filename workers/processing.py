@@ -91,8 +91,10 @@ def change_of(event: event_rows.EventRecord) -> Change:
     )
 
 
-def split_webhook(deps: WorkerDeps, webhook_id: int) -> list[int]:
+def split_webhook(deps: WorkerDeps, webhook_id: int, *, enqueue: bool = True) -> list[int]:
     """Turn a ``received`` webhook into pending events and enqueue them; their ids.
+
+    With ``enqueue`` False the caller sends them (``split_and_process``).
 
     Raises:
         DependencyUnavailable: Postgres failed; the broker retries the message.
@@ -114,34 +116,64 @@ def split_webhook(deps: WorkerDeps, webhook_id: int) -> list[int]:
                 )
             metrics.WEBHOOKS_SPLIT.labels("dead").inc()
             return []
-        with conn.transaction():
-            if not webhook_log.lock_received_webhook(conn, webhook.id, webhook.received_at):
-                return []
-            try:
-                changes = parse_changes(webhook.body)
-            except UnparseablePayload as error:
-                webhook_log.dead_letter_webhook(
+        try:
+            changes = parse_changes(webhook.body)
+        except UnparseablePayload as error:
+            with conn.transaction():  # guarded: only a still-received webhook dies
+                dead = webhook_log.dead_letter_webhook(
                     conn, webhook, reason=error.reason, error=str(error)
                 )
+            if dead:
                 metrics.WEBHOOKS_SPLIT.labels("unparseable").inc()
                 log.warning(
                     "webhook dead-lettered",
                     extra={"webhook_id": webhook.id, "reason": error.reason},
                 )
+            return []
+        with conn.transaction():
+            # Marking it split locks the row and checks nobody split it meanwhile; the
+            # events are inserted in the same transaction, so both commit or neither.
+            if not webhook_log.mark_split(conn, webhook.id, webhook.received_at, len(changes)):
                 return []
             ids = event_rows.insert_events(
                 conn, webhook.id, webhook.received_at, changes, lease_seconds=lease
             )
-            webhook_log.mark_split(conn, webhook.id, webhook.received_at, len(ids))
     metrics.WEBHOOKS_SPLIT.labels("split").inc()
-    send_events(deps, ids)
+    if enqueue:
+        send_events(deps, ids)
     return ids
 
 
-def send_events(deps: WorkerDeps, event_ids: Sequence[int]) -> None:
+def split_and_process(deps: WorkerDeps, registry: HandlerRegistry, webhook_id: int) -> list[int]:
+    """Split a webhook; a one-change webhook (most of Meta's traffic) is processed right here
+    instead of through a second broker message. Its event is a row like any other: the
+    attempt is counted and committed before the handler, so a crash here is recovered by the
+    relay and charged to the event, as in ``process_event``.
+
+    Raises:
+        DependencyUnavailable: Postgres failed during the split; the broker retries it.
+    """
+    ids = split_webhook(deps, webhook_id, enqueue=False)
+    if len(ids) != 1:
+        send_events(deps, ids)
+        return ids
+    try:
+        result = process_event(deps, registry, ids[0])
+    except DependencyUnavailable as error:
+        # The event is committed: its own message retries it (with Dramatiq's backoff).
+        log.warning("inline attempt failed; the event goes through the queue", extra={
+            "event_id": ids[0], "error": str(error)})  # fmt: skip
+        send_events(deps, ids)
+        return ids
+    if result.outcome is Attempt.RETRY:
+        send_events(deps, ids, delay_ms=result.delay_ms)
+    return ids
+
+
+def send_events(deps: WorkerDeps, event_ids: Sequence[int], *, delay_ms: int | None = None) -> None:
     """Best effort: what cannot be enqueued now is re-enqueued by the relay after the lease."""
     try:
-        enqueue_events(deps.broker, event_ids)
+        enqueue_events(deps.broker, event_ids, delay_ms=delay_ms)
     except DependencyUnavailable as error:
         metrics.WORKER_ENQUEUE_FAILURES.inc()
         log.warning("event enqueue failed; the relay will retry", extra={"error": str(error)})
