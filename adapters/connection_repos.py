@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.postgres import Conn
-from domain.ports import Connection, Onboarding, PhoneNumber
+from domain.ports import Connection, NumberOwner, Onboarding, PhoneNumber
 
 _CONNECTION_COLUMNS = (
     "waba_id, organization_id, owner_business_id, status, status_reason, status_at,"
@@ -60,6 +60,13 @@ ON CONFLICT (phone_number_id) DO UPDATE
        display_phone_number = COALESCE(EXCLUDED.display_phone_number,
                                        phone_number.display_phone_number),
        status = EXCLUDED.status, coexistence = EXCLUDED.coexistence, updated_at = now()
+"""
+
+OWNER_OF_PHONE = f"""
+SELECT {", ".join("p." + c for c in _PHONE_COLUMNS.split(", "))}, c.organization_id
+  FROM phone_number p
+  LEFT JOIN connection c ON c.waba_id = p.waba_id
+ WHERE p.phone_number_id = %s
 """
 
 ACTIVATION_STEP = "SELECT activation_step FROM phone_number WHERE phone_number_id = %s"
@@ -193,6 +200,10 @@ class PgPhoneNumberRepo:
 
     def note_inbound(self, phone_number_id: str, at: datetime) -> None:
         self._conn.execute(NOTE_INBOUND, {"id": phone_number_id, "at": at})
+
+    def owner_of(self, phone_number_id: str) -> NumberOwner | None:
+        row = self._conn.execute(OWNER_OF_PHONE, (phone_number_id,)).fetchone()
+        return NumberOwner(PhoneNumber(*row[:-1]), row[-1]) if row else None
 
     def save(self, phone: PhoneNumber) -> None:
         self._conn.execute(

@@ -20,11 +20,13 @@ def organization_for_number(
     uow: UnitOfWork, *, waba_id: str, phone_number_id: str, display_phone_number: str | None
 ) -> str | None:
     """The organization owning ``phone_number_id``, or None when no connection claims it."""
-    phone = uow.phone_numbers.get(phone_number_id)
-    if phone is None:
-        phone = PhoneNumber(phone_number_id, waba_id, display_phone_number, SEEN_NUMBER_STATUS)
-        uow.phone_numbers.add(phone)
-    connection = uow.connections.get(phone.waba_id)
+    known = uow.phone_numbers.owner_of(phone_number_id)
+    if known is not None:
+        return known.organization_id
+    uow.phone_numbers.add(
+        PhoneNumber(phone_number_id, waba_id, display_phone_number, SEEN_NUMBER_STATUS)
+    )
+    connection = uow.connections.get(waba_id)
     return connection.organization_id if connection is not None else None
 
 

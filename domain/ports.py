@@ -179,8 +179,19 @@ class OnboardingRepo(Protocol):
         """The Embedded Signup ``event`` the latest session of this WABA reported."""
 
 
+@dataclass(frozen=True, slots=True)
+class NumberOwner:
+    """A known number and the organization of its WABA's connection (None: unattributed)."""
+
+    phone: PhoneNumber
+    organization_id: str | None
+
+
 class PhoneNumberRepo(Protocol):
     def get(self, phone_number_id: str) -> PhoneNumber | None: ...
+
+    def owner_of(self, phone_number_id: str) -> NumberOwner | None:
+        """The number and its organization in one look; None if the number is unknown."""
 
     def add(self, phone: PhoneNumber) -> None:
         """Record a number (a number already known is left as it is)."""

@@ -29,6 +29,7 @@ from domain.ports import (
     Connection,
     CurrentStatus,
     HistoryEntry,
+    NumberOwner,
     Onboarding,
     PhoneNumber,
     StateReport,
@@ -107,8 +108,16 @@ class _Phone:
 
 
 class FakePhoneNumberRepo:
-    def __init__(self) -> None:
+    def __init__(self, connections: FakeConnectionRepo | None = None) -> None:
         self.rows: dict[str, _Phone] = {}
+        self.connections = connections or FakeConnectionRepo()
+
+    def owner_of(self, phone_number_id: str) -> NumberOwner | None:
+        phone = self.get(phone_number_id)
+        if phone is None:
+            return None
+        connection = self.connections.get(phone.waba_id)
+        return NumberOwner(phone, connection.organization_id if connection else None)
 
     def get(self, phone_number_id: str) -> PhoneNumber | None:
         row = self.rows.get(phone_number_id)
@@ -324,6 +333,10 @@ class FakeUnitOfWork:
     coexistence: FakeCoexistenceRepo = field(default_factory=FakeCoexistenceRepo)
     tokens: FakeTokenRepo = field(default_factory=FakeTokenRepo)
     audit: FakeAuditRepo = field(default_factory=FakeAuditRepo)
+
+    def __post_init__(self) -> None:
+        # The join of phone_number and connection the real repository does.
+        self.phone_numbers.connections = self.connections
 
     def connect(
         self, waba_id: str, organization_id: str | None, *, owner_business_id: str | None = None
