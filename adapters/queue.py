@@ -7,7 +7,7 @@ message delays work and never loses it: the relay re-enqueues whatever stays non
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 import dramatiq
@@ -20,6 +20,8 @@ from domain.errors import DependencyUnavailable
 WEBHOOKS_QUEUE = "wapipe.webhooks"
 EVENTS_QUEUE = "wapipe.events"
 SPLIT_ACTOR = "split_webhook"
+#: One message for a whole ingest batch: a batch costs one broker call, not one per webhook.
+SPLIT_BATCH_ACTOR = "split_webhooks"
 PROCESS_ACTOR = "process_event"
 
 DEFAULT_SOCKET_TIMEOUT_S = 2.0
@@ -110,6 +112,29 @@ def enqueue_ids(
 
 def enqueue_webhooks(broker: dramatiq.Broker, webhook_ids: Iterable[int]) -> int:
     return enqueue_ids(broker, WEBHOOKS_QUEUE, SPLIT_ACTOR, webhook_ids)
+
+
+def enqueue_webhook_batch(broker: dramatiq.Broker, webhook_ids: Sequence[int]) -> int:
+    """Wake the workers for a committed ingest batch with one message (one for a lone webhook,
+    as ``enqueue_webhooks`` sends); how many webhooks it names.
+
+    Raises:
+        DependencyUnavailable: the broker is down; the relay enqueues them after the lease.
+    """
+    if len(webhook_ids) <= 1:
+        return enqueue_webhooks(broker, webhook_ids)
+    message: dramatiq.Message[None] = dramatiq.Message(
+        queue_name=WEBHOOKS_QUEUE,
+        actor_name=SPLIT_BATCH_ACTOR,
+        args=(list(webhook_ids),),
+        kwargs={},
+        options={},
+    )
+    try:
+        broker.enqueue(message)
+    except BROKER_DOWN_ERRORS as error:
+        raise DependencyUnavailable(f"broker: {type(error).__name__}") from error
+    return len(webhook_ids)
 
 
 def enqueue_events(

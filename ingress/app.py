@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 from adapters.onboarding_cache import OnboardingCache
-from adapters.queue import enqueue_webhooks
+from adapters.queue import enqueue_webhook_batch
 from ingress.access_log import AccessLogMiddleware
 from ingress.api.app import API_PREFIX, create_api
 from ingress.api.context import ApiContext
@@ -52,7 +52,7 @@ def create_app(deps: IngressDeps) -> Starlette:
         await deps.api_pool.open(wait=False)
         if deps.service_pool is not None:
             deps.service_pool.open(wait=False)
-        gate = BrokerGate(partial(enqueue_webhooks, deps.broker))
+        gate = BrokerGate(partial(enqueue_webhook_batch, deps.broker))
         pipeline = IngestPipeline(
             deps.pool,
             gate,

@@ -12,7 +12,13 @@ from typing import Any
 
 import dramatiq
 
-from adapters.queue import EVENTS_QUEUE, PROCESS_ACTOR, SPLIT_ACTOR, WEBHOOKS_QUEUE
+from adapters.queue import (
+    EVENTS_QUEUE,
+    PROCESS_ACTOR,
+    SPLIT_ACTOR,
+    SPLIT_BATCH_ACTOR,
+    WEBHOOKS_QUEUE,
+)
 from runtime.bootstrap import WorkerDeps
 from workers import processing
 from workers.handlers import HandlerRegistry
@@ -27,6 +33,7 @@ BROKER_RETRY_MARGIN = 2
 @dataclass(frozen=True)
 class Actors:
     split_webhook: dramatiq.Actor[[int], None]
+    split_webhooks: dramatiq.Actor[[list[int]], None]
     process_event: dramatiq.Actor[[int], None]
 
 
@@ -44,10 +51,19 @@ def register_actors(broker: dramatiq.Broker, deps: WorkerDeps, registry: Handler
     def split_webhook(webhook_id: int) -> None:
         processing.split_and_process(deps, registry, int(webhook_id))
 
+    @dramatiq.actor(actor_name=SPLIT_BATCH_ACTOR, queue_name=WEBHOOKS_QUEUE, **options)
+    def split_webhooks(webhook_ids: list[int]) -> None:
+        # One ingest batch. Each split is idempotent, so a retry of the whole message after
+        # a failure part-way redoes nothing that was done.
+        for webhook_id in webhook_ids:
+            processing.split_and_process(deps, registry, int(webhook_id))
+
     @dramatiq.actor(actor_name=PROCESS_ACTOR, queue_name=EVENTS_QUEUE, **options)
     def process_event(event_id: int) -> None:
         result = processing.process_event(deps, registry, int(event_id))
         if result.outcome is processing.Attempt.RETRY:
             raise dramatiq.Retry(delay=result.delay_ms)
 
-    return Actors(split_webhook=split_webhook, process_event=process_event)
+    return Actors(
+        split_webhook=split_webhook, split_webhooks=split_webhooks, process_event=process_event
+    )

@@ -9,8 +9,8 @@ import dramatiq
 
 from adapters import events as event_rows
 from adapters import webhook_log
-from adapters.postgres import translate_db_errors
-from adapters.queue import PROCESS_ACTOR, SPLIT_ACTOR
+from adapters.postgres import Conn, translate_db_errors
+from adapters.queue import PROCESS_ACTOR, SPLIT_ACTOR, SPLIT_BATCH_ACTOR
 from domain.errors import DependencyUnavailable
 from runtime.bootstrap import WorkerDeps
 from runtime.metrics import worker as metrics
@@ -31,31 +31,38 @@ class DurableDeadLetters(dramatiq.Middleware):
         self._deps = deps
 
     def after_nack(self, broker: dramatiq.Broker, message: Any) -> None:
-        item_id = int(message.args[0]) if message.args else None
-        if item_id is None:
+        if not message.args:
             return
+        first = message.args[0]
+        # A batch message (one per ingest batch) names several webhooks.
+        ids = [int(i) for i in first] if isinstance(first, list) else [int(first)]
         error = str(message.options.get("traceback") or "dead-lettered by the broker")
         try:
             with translate_db_errors(), self._deps.pool.connection() as conn, conn.transaction():
-                if message.actor_name == PROCESS_ACTOR:
-                    event = event_rows.load_event(conn, item_id)
-                    progress = event_rows.dead_letter_event(
-                        conn, item_id, reason="broker_dead_letter", error=error
-                    )
-                    if event is not None and progress is not None:
-                        metrics.EVENTS.labels(metrics.known_field(event.field), "dead").inc()
-                elif message.actor_name == SPLIT_ACTOR:
-                    webhook = webhook_log.load_webhook(conn, item_id)
-                    if webhook is not None:
-                        webhook_log.dead_letter_webhook(
-                            conn, webhook, reason="broker_dead_letter", error=error
-                        )
+                for item_id in ids:
+                    self._dead_letter(conn, message.actor_name, item_id, error)
         except DependencyUnavailable:
-            # The row stays open; the relay re-enqueues it and the attempt counter ends it.
+            # The rows stay open; the relay re-enqueues them and the attempt counters end them.
             log.warning(
                 "could not record a dead letter; the relay will bring it back",
-                extra={"actor": message.actor_name, "id": item_id},
+                extra={"actor": message.actor_name, "ids": ids[:20]},
             )
+
+    @staticmethod
+    def _dead_letter(conn: Conn, actor_name: str, item_id: int, error: str) -> None:
+        if actor_name == PROCESS_ACTOR:
+            event = event_rows.load_event(conn, item_id)
+            progress = event_rows.dead_letter_event(
+                conn, item_id, reason="broker_dead_letter", error=error
+            )
+            if event is not None and progress is not None:
+                metrics.EVENTS.labels(metrics.known_field(event.field), "dead").inc()
+        elif actor_name in (SPLIT_ACTOR, SPLIT_BATCH_ACTOR):
+            webhook = webhook_log.load_webhook(conn, item_id)
+            if webhook is not None:
+                webhook_log.dead_letter_webhook(
+                    conn, webhook, reason="broker_dead_letter", error=error
+                )
 
 
 class Relay(dramatiq.Middleware):

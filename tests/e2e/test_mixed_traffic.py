@@ -92,7 +92,8 @@ def test_two_hundred_mixed_webhooks_all_end_processed_and_the_unparseable_ones_d
     split = metric_samples(worker_metrics, "wapipe_webhooks_split_total")
     assert split[(("outcome", "unparseable"),)] == len(unparseable)
     handled = metric_samples(worker_metrics, "dramatiq_messages_total")
-    # One message per webhook; a one-change webhook's event is processed within it, the
-    # events of a batched one each get their own.
+    # Webhooks are woken one message per ingest batch and a one-change webhook's event is
+    # processed within it; the events of a multi-change webhook each get a message of their
+    # own. So Dramatiq counted at least those, plus one wake-up.
     batched = sum(n for n in expected_events.values() if n > 1)
-    assert sum(handled.values()) >= len(bodies) + batched
+    assert sum(handled.values()) >= batched + 1

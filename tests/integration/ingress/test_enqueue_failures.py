@@ -65,7 +65,12 @@ class BuggyBroker(StubBroker):
         return super().enqueue(message, delay=delay)
 
     def queued_ids(self, queue: str) -> list[int]:
-        return [int(Message.decode(data).args[0]) for data in list(self.queues[queue].queue)]
+        """The webhook ids the queued messages name (a batch message names several)."""
+        ids: list[int] = []
+        for data in list(self.queues[queue].queue):
+            arg = Message.decode(data).args[0]
+            ids.extend(arg if isinstance(arg, list) else [arg])
+        return [int(i) for i in ids]
 
 
 def error_records(caplog: pytest.LogCaptureFixture, message: str) -> list[logging.LogRecord]:

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from adapters.queue import EVENTS_QUEUE, WEBHOOKS_QUEUE
+from adapters.queue import EVENTS_QUEUE, WEBHOOKS_QUEUE, enqueue_webhook_batch
 from domain.ports import UnitOfWork
 from runtime.bootstrap import WorkerDeps
 from tests.builders import envelope, text_message
@@ -74,6 +74,26 @@ def test_a_webhook_flows_from_split_to_processed_through_the_actors(
     ]
 
 
+def test_an_ingest_batch_in_one_message_splits_and_processes_every_webhook(
+    actor_deps: WorkerDeps,
+    broker: StubBroker,
+    db: psycopg.Connection[Any],
+    store_webhook: StoreWebhook,
+):
+    register(
+        broker, actor_deps, HandlerRegistry({"messages": lambda change, uow: Outcome.PROCESSED})
+    )
+    one_change = [store_webhook(text_message()) for _ in range(3)]
+    batched = store_webhook(envelope(("messages", {"a": 1}), ("messages", {"b": 2})))
+
+    sent = enqueue_webhook_batch(broker, [*one_change, batched])
+    run_until_idle(broker)
+
+    assert sent == 4
+    assert db.execute("SELECT DISTINCT status FROM webhook_log").fetchall() == [("processed",)]
+    assert db.execute("SELECT count(*) FROM event WHERE status = 'processed'").fetchone() == (5,)
+
+
 def test_a_failing_event_is_retried_by_the_broker_then_dead_lettered_in_postgres(
     actor_deps: WorkerDeps,
     broker: StubBroker,
@@ -131,6 +151,26 @@ def test_a_message_dramatiq_dead_letters_is_copied_to_postgres_once(
         0,
         1,
     )
+
+
+def test_a_batch_message_dramatiq_dead_letters_records_each_webhook_still_received(
+    actor_deps: WorkerDeps,
+    broker: StubBroker,
+    db: psycopg.Connection[Any],
+    store_webhook: StoreWebhook,
+):
+    actors = register(broker, actor_deps, HandlerRegistry())
+    waiting, split = store_webhook(text_message()), store_webhook(text_message())
+    db.execute("UPDATE webhook_log SET status = 'split' WHERE id = %s", (split,))
+    middleware = next(m for m in broker.middleware if isinstance(m, DurableDeadLetters))
+    proxy = dramatiq.MessageProxy(actors.split_webhooks.message([waiting, split]))
+    proxy.options["traceback"] = "Traceback: postgres gone\n"
+
+    middleware.after_nack(broker, proxy)
+
+    assert db.execute("SELECT webhook_id, reason FROM dead_letter").fetchall() == [
+        (waiting, "broker_dead_letter")
+    ]
 
 
 def test_retry_bounds_are_explicit_not_dramatiqs_thirty_day_default(

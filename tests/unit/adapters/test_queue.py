@@ -16,7 +16,14 @@ from dramatiq import Message
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.errors import ActorNotFound, ConnectionClosed, ConnectionFailed, QueueNotFound
 
-from adapters.queue import SPLIT_ACTOR, WEBHOOKS_QUEUE, enqueue_ids, enqueue_webhooks
+from adapters.queue import (
+    SPLIT_ACTOR,
+    SPLIT_BATCH_ACTOR,
+    WEBHOOKS_QUEUE,
+    enqueue_ids,
+    enqueue_webhook_batch,
+    enqueue_webhooks,
+)
 from domain.errors import DependencyUnavailable
 
 
@@ -102,3 +109,29 @@ def test_every_id_is_enqueued_when_the_broker_answers():
     broker = BrokerThatFails(RuntimeError("never raised"), succeed=3)
     assert enqueue_webhooks(broker, [21, 22, 23]) == 3
     assert broker.queued_ids() == [21, 22, 23]
+
+
+def test_a_batch_is_one_message_naming_every_webhook():
+    broker = BrokerThatFails(RuntimeError("unused"), succeed=1)
+
+    assert enqueue_webhook_batch(broker, [5, 6, 7]) == 3
+
+    (data,) = list(broker.queues[WEBHOOKS_QUEUE].queue)
+    message = Message.decode(data)
+    assert (message.actor_name, message.args) == (SPLIT_BATCH_ACTOR, ([5, 6, 7],))
+
+
+def test_a_lone_webhook_keeps_the_one_id_message():
+    broker = BrokerThatFails(RuntimeError("unused"), succeed=1)
+
+    assert enqueue_webhook_batch(broker, [5]) == 1
+
+    assert broker.queued_ids() == [5]
+    (data,) = list(broker.queues[WEBHOOKS_QUEUE].queue)
+    assert Message.decode(data).actor_name == SPLIT_ACTOR
+
+
+@pytest.mark.parametrize("outage", OUTAGES, ids=lambda e: type(e).__name__)
+def test_a_batch_the_broker_refuses_is_an_outage(outage: Exception):
+    with pytest.raises(DependencyUnavailable):
+        enqueue_webhook_batch(BrokerThatFails(outage), [1, 2])
