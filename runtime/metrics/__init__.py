@@ -8,7 +8,7 @@ Dramatiq's Prometheus exposition), and the scheduler's gauges read from Postgres
 
 from __future__ import annotations
 
-from prometheus_client import disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 # ``*_created`` series double every counter and no dashboard of ours reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -47,3 +47,32 @@ KNOWN_FIELDS = frozenset(
         "token_check",
     }
 )
+
+
+class GraphMetrics:
+    """The Graph request metrics of SPEC §12 in one process's registry (the ingress makes the
+    code exchange, workers the rest: same names, each in its own process)."""
+
+    #: Graph calls take tens of milliseconds to seconds; the top buckets catch the timeouts.
+    BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "wapipe_graph_requests_total",
+            "Graph API requests by operation and outcome (ok, rate_limited, rejected,"
+            " unavailable).",
+            ["operation", "outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "wapipe_graph_request_duration_seconds",
+            "Time of one Graph API request, whatever its outcome.",
+            ["operation"],
+            buckets=self.BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, operation: str, outcome: str, seconds: float) -> None:
+        """A ``GraphObserver``: labels come from the client's bounded sets."""
+        self.requests.labels(operation, outcome).inc()
+        self.duration.labels(operation).observe(seconds)

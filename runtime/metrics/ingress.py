@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from runtime.metrics import GraphMetrics
+
 REGISTRY = CollectorRegistry()
 
 RECEIVED_OUTCOMES = (
@@ -97,25 +99,7 @@ def initialise_ingress_labels() -> None:
     # read as "down" and fire the alert.
 
 
-#: The ingress makes one Graph call, the code exchange (SPEC §7.2); same names as the
-#: worker's Graph metrics, in this process's own registry.
-_GRAPH_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-GRAPH_REQUESTS = Counter(
-    "wapipe_graph_requests_total",
-    "Graph API requests by operation and outcome (ok, rate_limited, rejected, unavailable).",
-    ["operation", "outcome"],
-    registry=REGISTRY,
-)
-GRAPH_REQUEST_DURATION = Histogram(
-    "wapipe_graph_request_duration_seconds",
-    "Time of one Graph API request, whatever its outcome.",
-    ["operation"],
-    buckets=_GRAPH_BUCKETS,
-    registry=REGISTRY,
-)
-
-
-def observe_graph_request(operation: str, outcome: str, seconds: float) -> None:
-    """The ``GraphObserver`` of the ingress (the code exchange)."""
-    GRAPH_REQUESTS.labels(operation, outcome).inc()
-    GRAPH_REQUEST_DURATION.labels(operation).observe(seconds)
+#: The ingress makes one Graph call, the code exchange (SPEC §7.2).
+GRAPH = GraphMetrics(REGISTRY)
+#: The ``GraphObserver`` of the ingress (the code exchange).
+observe_graph_request = GRAPH.observe

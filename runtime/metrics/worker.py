@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from runtime.metrics import known_field
+from runtime.metrics import GraphMetrics, known_field
 
 REGISTRY = CollectorRegistry()
 
@@ -69,24 +69,6 @@ ORPHANS_DETECTED = Counter(
     registry=REGISTRY,
 )
 
-#: Graph calls take tens of milliseconds to seconds; the top buckets catch the timeouts.
-_GRAPH_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-GRAPH_REQUESTS = Counter(
-    "wapipe_graph_requests_total",
-    "Graph API requests by operation and outcome (ok, rate_limited, rejected, unavailable).",
-    ["operation", "outcome"],
-    registry=REGISTRY,
-)
-GRAPH_REQUEST_DURATION = Histogram(
-    "wapipe_graph_request_duration_seconds",
-    "Time of one Graph API request, whatever its outcome.",
-    ["operation"],
-    buckets=_GRAPH_BUCKETS,
-    registry=REGISTRY,
-)
-
-
-def observe_graph_request(operation: str, outcome: str, seconds: float) -> None:
-    """The ``GraphObserver`` of worker processes (labels come from a bounded set)."""
-    GRAPH_REQUESTS.labels(operation, outcome).inc()
-    GRAPH_REQUEST_DURATION.labels(operation).observe(seconds)
+GRAPH = GraphMetrics(REGISTRY)
+#: The ``GraphObserver`` of worker processes.
+observe_graph_request = GRAPH.observe

@@ -28,6 +28,7 @@ from prometheus_client.metrics import MetricWrapperBase
 import runtime.metrics
 from cli.main import build_parser
 from cli.services import INGRESS_REQUIRED, WORKER_REQUIRED
+from runtime.metrics import GraphMetrics
 from runtime.settings import Settings
 from workers.actors import EVENT_TIME_LIMIT_MS
 
@@ -94,9 +95,12 @@ def exported_wapipe_series() -> dict[str, str]:
     for module_info in pkgutil.iter_modules(runtime.metrics.__path__):
         module = importlib.import_module(f"runtime.metrics.{module_info.name}")
         for value in vars(module).values():
-            if isinstance(value, MetricWrapperBase):
-                # Counters keep their name without ``_total`` in ``_name``.
-                series.update(series_of(value._name, str(value._type)))
+            # A metric, or a group of them (``GraphMetrics``) holding metrics as attributes.
+            members = vars(value).values() if isinstance(value, GraphMetrics) else [value]
+            for member in members:
+                if isinstance(member, MetricWrapperBase):
+                    # Counters keep their name without ``_total`` in ``_name``.
+                    series.update(series_of(member._name, str(member._type)))
     families = re.compile(r"(Gauge|Counter|Histogram)MetricFamily\(\s*\"(wapipe_[a-z0-9_]+)\"")
     for path in sorted((ROOT / "adapters").glob("*.py")):
         for kind, name in families.findall(path.read_text(encoding="utf-8")):
