@@ -43,6 +43,8 @@ class Recorded:
 
     attributed: bool
     new: bool = True
+    #: The organization it was attributed to, if any.
+    organization_id: str | None = None
 
 
 def record_message(cmd: RecordMessage, uow: UnitOfWork) -> Recorded:
@@ -70,7 +72,7 @@ def record_message(cmd: RecordMessage, uow: UnitOfWork) -> Recorded:
     )
     if cmd.direction == "inbound" and cmd.origin == "messages":
         uow.phone_numbers.note_inbound(cmd.phone_number_id, cmd.sent_at)
-    return Recorded(attributed=organization is not None)
+    return Recorded(attributed=organization is not None, organization_id=organization)
 
 
 def record_status(cmd: StatusUpdate, uow: UnitOfWork) -> Recorded:
@@ -114,4 +116,4 @@ def record_status(cmd: StatusUpdate, uow: UnitOfWork) -> Recorded:
     current = uow.messages.current_status(cmd.wamid)
     if current is not None and advances(current.rank, cmd.status):
         uow.messages.set_status(cmd.wamid, cmd.status, status_rank(cmd.status), cmd.occurred_at)
-    return Recorded(attributed=organization is not None, new=new)
+    return Recorded(attributed=organization is not None, new=new, organization_id=organization)

@@ -91,6 +91,8 @@ class Settings:
     token_warn_days: int = 30
     token_critical_days: int = 7
     log_retention_days: int = 30
+    #: Webhooks per organization per minute above which a warning names it (0: off).
+    org_alert_per_minute: int = 6000
     env: Env = "production"
     log_format: LogFormat = "json"
     log_level: str = "INFO"
@@ -186,6 +188,7 @@ class Settings:
             token_warn_days=warn,
             token_critical_days=critical,
             log_retention_days=reader.integer("LOG_RETENTION_DAYS", 30, minimum=1),
+            org_alert_per_minute=reader.integer("ORG_ALERT_PER_MINUTE", 6000, minimum=0),
             env=cast(
                 Env, reader.choice("ENV", ("development", "staging", "production"), "production")
             ),

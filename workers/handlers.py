@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from domain.errors import PermanentError
 from domain.ports import UnitOfWork
 from runtime.bootstrap import WorkerDeps
+from workers.bursts import OrgBursts
 from workers.change import Change, Handler, Job, JobHandler, Outcome
 from workers.fields import account_update, coexistence, messages, waba
 from workers.jobs import build_job_handlers
@@ -49,7 +50,9 @@ def build_registry(deps: WorkerDeps) -> HandlerRegistry:
     take the Graph client, the token cipher, the clock from ``deps``)."""
     return HandlerRegistry(
         {
-            "messages": messages.handle_messages,
+            "messages": messages.build_messages_handler(
+                OrgBursts(deps.settings.org_alert_per_minute, deps.clock)
+            ),
             "account_update": account_update.handle_account_update,
             "smb_message_echoes": coexistence.handle_message_echoes,
             "smb_app_state_sync": coexistence.handle_state_sync,

@@ -72,3 +72,9 @@ ORPHANS_DETECTED = Counter(
 GRAPH = GraphMetrics(REGISTRY)
 #: The ``GraphObserver`` of worker processes.
 observe_graph_request = GRAPH.observe
+ORG_BURSTS = Counter(
+    "wapipe_org_bursts_total",
+    "Times an organization went over ORG_ALERT_PER_MINUTE webhooks in a minute (warned, never"
+    " throttled).",
+    registry=REGISTRY,
+)

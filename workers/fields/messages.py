@@ -9,11 +9,27 @@ from domain.reports import record_report
 from runtime.metrics import worker as metrics
 from schemas.messages import Contact, MessagesValue, Status
 from schemas.wire import WireModel
-from workers.change import Change, Outcome, parse_value, unix_time
+from workers.bursts import OrgBursts
+from workers.change import Change, Handler, Outcome, parse_value, unix_time
 from workers.fields.content import item, message_content, sender
 
 
-def handle_messages(change: Change, uow: UnitOfWork) -> Outcome:
+def build_messages_handler(bursts: OrgBursts | None = None) -> Handler:
+    """The ``messages`` handler; ``bursts`` hears of each change's organization."""
+
+    def handle(change: Change, uow: UnitOfWork) -> Outcome:
+        outcome, organizations = record_messages(change, uow)
+        if bursts is not None:
+            for organization in organizations:
+                bursts.saw(organization)
+        return outcome
+
+    return handle
+
+
+def record_messages(change: Change, uow: UnitOfWork) -> tuple[Outcome, set[str]]:
+    """Apply a ``messages`` change; the outcome and the organizations it was attributed to."""
+    organizations: set[str] = set()
     value = parse_value(MessagesValue, change)
     metadata = value.metadata
     for index, message in enumerate(value.messages):
@@ -33,6 +49,8 @@ def handle_messages(change: Change, uow: UnitOfWork) -> Outcome:
             ),
             uow,
         )
+        if recorded.organization_id is not None:
+            organizations.add(recorded.organization_id)
         if not recorded.attributed:
             metrics.UNATTRIBUTED.labels("messages").inc()
     for index, status in enumerate(value.statuses):
@@ -54,6 +72,8 @@ def handle_messages(change: Change, uow: UnitOfWork) -> Outcome:
             ),
             uow,
         )
+        if recorded.organization_id is not None:
+            organizations.add(recorded.organization_id)
         if not recorded.attributed:
             metrics.UNATTRIBUTED.labels("statuses").inc()
     for index, error in enumerate(value.errors):
@@ -72,7 +92,7 @@ def handle_messages(change: Change, uow: UnitOfWork) -> Outcome:
             ),
             uow,
         )
-    return Outcome.PROCESSED
+    return Outcome.PROCESSED, organizations
 
 
 def recipient(status: Status, contacts: list[Contact]) -> CustomerRef:
