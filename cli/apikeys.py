@@ -19,9 +19,8 @@ from adapters.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from adapters.postgres import Conn, connect
+from cli.database import connect_cli, database_settings
 from cli.output import CommandError, print_fields, print_json, print_table
-from runtime.settings import Settings
 
 MAX_NAME_LENGTH = 200
 LIST_COLUMNS = ("id", "scope", "organization_id", "name", "created_at", "revoked_at")
@@ -79,13 +78,6 @@ def key_id(text: str) -> str:
     return text
 
 
-def _connect(environ: Mapping[str, str]) -> Conn:
-    settings = Settings.from_environ(environ)
-    settings.require("DATABASE_URL")
-    # Autocommit: each command is one statement, committed when it returns.
-    return connect(str(settings.database_url), name="wapipe-cli", autocommit=True)
-
-
 def _summary(key: ApiKey) -> dict[str, Any]:
     return {
         "id": key.id,
@@ -99,7 +91,7 @@ def _summary(key: ApiKey) -> dict[str, Any]:
 
 def run_create(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     scope = KeyScope.ADMIN if args.admin else KeyScope.ORGANIZATION
-    with _connect(environ) as conn:
+    with connect_cli(database_settings(environ)) as conn:
         created = create_api_key(conn, scope=scope, organization_id=args.org, name=args.name)
     if args.json:
         print_json(
@@ -126,7 +118,7 @@ def run_create(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def run_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    with _connect(environ) as conn:
+    with connect_cli(database_settings(environ)) as conn:
         items = [_summary(key) for key in list_api_keys(conn)]
     if args.json:
         print_json(items)
@@ -136,7 +128,7 @@ def run_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def run_revoke(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    with _connect(environ) as conn:
+    with connect_cli(database_settings(environ)) as conn:
         if not revoke_api_key(conn, args.id):
             raise CommandError(f"no API key with id {args.id}")
     print(f"revoked API key {args.id}")

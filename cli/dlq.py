@@ -19,9 +19,10 @@ from typing import Any
 
 from adapters import dead_letters
 from adapters.dead_letters import DeadLetter, ReplayResult, ReplayStatus
-from adapters.postgres import Conn, connect
+from adapters.postgres import Conn
 from adapters.queue import close_broker
 from cli import arguments
+from cli.database import connect_cli, database_settings
 from cli.output import CommandError, print_fields, print_json, print_progress, print_table
 from domain.errors import DependencyUnavailable
 from runtime.bootstrap import build_broker
@@ -98,17 +99,6 @@ def _add_filters(parser: argparse.ArgumentParser, *, note: str = "") -> None:
     )
 
 
-def _settings(environ: Mapping[str, str], *required: str) -> Settings:
-    settings = Settings.from_environ(environ)
-    settings.require("DATABASE_URL", *required)
-    return settings
-
-
-def _connect(settings: Settings) -> Conn:
-    # Autocommit: every replay/purge step is its own transaction, committed when it ends.
-    return connect(str(settings.database_url), name="wapipe-cli", autocommit=True)
-
-
 def _summary(letter: DeadLetter) -> dict[str, Any]:
     return {
         "id": letter.id,
@@ -131,7 +121,7 @@ def _target(letter: DeadLetter) -> str:
 
 
 def run_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    with _connect(_settings(environ)) as conn:
+    with connect_cli(database_settings(environ)) as conn:
         letters = service.list_dead_letters(
             conn, field=args.field, reason=args.reason, since=args.since, limit=args.limit
         )
@@ -144,7 +134,7 @@ def run_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def run_show(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    with _connect(_settings(environ)) as conn:
+    with connect_cli(database_settings(environ)) as conn:
         detail = service.show_dead_letter(conn, args.id)
     if detail is None:
         raise CommandError(f"no dead letter with id {args.id}")
@@ -230,8 +220,8 @@ def run_replay(
         args.usage_error("give dead letter ids, or --all")
     if not args.all and (args.field or args.reason or args.since):
         args.usage_error("--field, --reason and --since select dead letters for --all")
-    settings = _settings(environ, *(() if args.dry_run else ("BROKER_URL",)))
-    with _connect(settings) as conn:
+    settings = database_settings(environ, *(() if args.dry_run else ("BROKER_URL",)))
+    with connect_cli(settings) as conn:
         letters = _select(conn, args)
         if args.dry_run:
             return _report_dry_run(letters, json_output=args.json)
@@ -319,7 +309,7 @@ def _say(line: str, *, json_output: bool) -> None:
 
 
 def run_purge(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    with _connect(_settings(environ)) as conn:
+    with connect_cli(database_settings(environ)) as conn:
         cutoff = dead_letters.purge_cutoff(conn, args.older_than)
         total = dead_letters.count_dead_before(conn, cutoff)
         if not args.yes:

@@ -15,10 +15,11 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.postgres import Conn, connect
 from adapters.token_store import DEFAULT_BATCH_SIZE, rotate_batch, token_key_counts
+from cli.database import connect_cli, database_settings
 from cli.output import CommandError, print_json, print_progress
 from domain.token_crypto import TokenCipher, generate_key
+from runtime.bootstrap import build_token_cipher
 from runtime.settings import PREFIX, Settings
 
 MAX_BATCH_SIZE = 10_000
@@ -63,18 +64,15 @@ def batch_size(text: str) -> int:
 
 def token_settings(environ: Mapping[str, str], *required: str) -> Settings:
     """The settings, failing (exit 1, naming the variables) without a database or keys."""
-    settings = Settings.from_environ(environ)
-    settings.require("DATABASE_URL", "TOKEN_KEYS", *required)
-    return settings
+    return database_settings(environ, "TOKEN_KEYS", *required)
 
 
 def build_cipher(settings: Settings) -> TokenCipher:
-    return TokenCipher([(key.kid, key.material()) for key in settings.token_keys])
-
-
-def connect_autocommit(settings: Settings) -> Conn:
-    # Autocommit: every batch is its own transaction, committed when it ends.
-    return connect(str(settings.database_url), name="wapipe-cli", autocommit=True)
+    """The cipher of ``TOKEN_KEYS`` (``token_settings`` made sure they are set)."""
+    cipher = build_token_cipher(settings)
+    if cipher is None:
+        raise CommandError("WAPIPE_TOKEN_KEYS is not set")
+    return cipher
 
 
 def run_batches(step: Callable[[], int], *, verb: str, total: int, bar: bool) -> int:
@@ -119,7 +117,7 @@ def run_rotate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = token_settings(environ)
     cipher = build_cipher(settings)
     first = cipher.first_kid
-    with connect_autocommit(settings) as conn:
+    with connect_cli(settings) as conn:
         before = token_key_counts(conn)
         total = sum(n for kid, n in before.items() if kid is not None and kid != first)
         rotated = run_batches(

@@ -12,12 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.connection_views import OrphanView
-from adapters.postgres import Conn, connect
 from cli.apikeys import label, organization_id
+from cli.database import connect_cli, database_settings
 from cli.output import CommandError, print_json, print_table
 from domain.errors import ConnectionNotFound, WabaClaimedElsewhere
 from runtime.services import orphans
-from runtime.settings import Settings
 
 LIST_COLUMNS = ("waba_id", "owner_business_id", "detected_at")
 _WABA_ID = re.compile(r"^[0-9A-Za-z_-]{1,128}$")
@@ -51,13 +50,6 @@ def waba_id(text: str) -> str:
     return text
 
 
-def _connect(environ: Mapping[str, str]) -> Conn:
-    settings = Settings.from_environ(environ)
-    settings.require("DATABASE_URL")
-    # Autocommit: the service functions open their own transactions.
-    return connect(str(settings.database_url), name="wapipe-cli", autocommit=True)
-
-
 def _summary(orphan: OrphanView) -> dict[str, Any]:
     return {
         "waba_id": orphan.waba_id,
@@ -67,7 +59,7 @@ def _summary(orphan: OrphanView) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    with _connect(environ) as conn:
+    with connect_cli(database_settings(environ)) as conn:
         items = [_summary(orphan) for orphan in orphans.list_orphans(conn)]
     if args.json:
         print_json(items)
@@ -77,7 +69,7 @@ def run_list(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def run_claim(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    with _connect(environ) as conn:
+    with connect_cli(database_settings(environ)) as conn:
         try:
             view = orphans.claim(conn, args.waba_id, args.organization_id, args.by)
         except ConnectionNotFound:

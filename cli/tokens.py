@@ -16,10 +16,10 @@ from typing import Any
 from adapters.token_checks import TokenCheck, check_tokens
 from adapters.token_store import encrypt_legacy_batch, token_key_counts
 from cli.apikeys import organization_id
+from cli.database import connect_cli
 from cli.keys import (
     add_batch_argument,
     build_cipher,
-    connect_autocommit,
     run_batches,
     token_settings,
     wants_bar,
@@ -83,7 +83,7 @@ def run_check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
     graph = build_graph_api(settings)
     try:
-        with connect_autocommit(settings) as conn:
+        with connect_cli(settings) as conn:
             checks = check_tokens(
                 conn,
                 cipher,
@@ -115,7 +115,7 @@ def run_check(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 def run_encrypt_legacy(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = token_settings(environ)
     cipher = build_cipher(settings)
-    with connect_autocommit(settings) as conn:
+    with connect_cli(settings) as conn:
         total = token_key_counts(conn).get(None, 0)
         encrypted = run_batches(
             lambda: encrypt_legacy_batch(conn, cipher, args.batch),

@@ -9,7 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from adapters.webhook_log import RawWebhook, append_webhooks
+from adapters.webhook_log import RawWebhook, append_webhooks, load_webhook, mark_split
+from tests.builders import text_message
+from tests.storage import store_webhook_row
 
 
 def append(database_url: str, bodies: list[bytes]) -> list[int | None]:
@@ -89,3 +91,19 @@ def test_batches_of_any_size_return_one_answer_per_item_in_order(
     ids = append(database_url, bodies)
     stored = dict(db.execute("SELECT id, body FROM webhook_log").fetchall())
     assert [stored[i] for i in ids if i is not None] == bodies
+
+
+def test_only_one_of_two_splitters_marks_a_webhook_split(db: psycopg.Connection[Any]):
+    """The split's guard: a second worker that parsed the same webhook finds it split and
+    inserts nothing (its mark returns False), so no change becomes two events."""
+    webhook = load_webhook(db, store_webhook_row(db, text_message()))
+    assert webhook is not None
+
+    first = mark_split(db, webhook.id, webhook.received_at, 1)
+    second = mark_split(db, webhook.id, webhook.received_at, 1)
+
+    assert (first, second) == (True, False)
+    row = db.execute(
+        "SELECT status, events_total, events_open FROM webhook_log WHERE id = %s", (webhook.id,)
+    ).fetchone()
+    assert row == ("split", 1, 1)
